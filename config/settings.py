@@ -1,0 +1,229 @@
+"""Settings for every environment, driven by environment variables (see .env.example).
+
+MEDIQOM_ENV selects the defaults: `dev` (embedded: SQLite, in-memory channel layer, local
+JWT signing secret generated into var/), `test`, or `production` (every secret required).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_choice, env_int, env_list, env_required, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("MEDIQOM_VAR_DIR", str(BASE_DIR / "var")))
+
+MEDIQOM_ENV = env_choice("MEDIQOM_ENV", "dev", ("dev", "test", "production"))
+EMBEDDED = MEDIQOM_ENV != "production"
+
+
+def _dev_secret(name: str) -> str:
+    """A per-machine random secret for the embedded/dev mode, kept in var/dev-secrets.json."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "dev-secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(48)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored[name]
+
+
+def _secret(name: str) -> str:
+    if EMBEDDED:
+        return env_str(name) or _dev_secret(name)
+    return env_required(name)
+
+
+# ---------------------------------------------------------------- GENERAL
+SECRET_KEY = _secret("SECRET_KEY")
+DEBUG = env_bool("DEBUG", MEDIQOM_ENV == "dev")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+if not EMBEDDED and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production.")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "django_tasks",
+    "django_tasks_db",
+    "mediqom.records",
+    "mediqom.audit",
+    "sessions_app",
+    "imports_app",
+    "crypto_app",
+]
+
+MIDDLEWARE = [
+    "mediqom.api.middleware.RequestIdMiddleware",
+    "mediqom.api.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "mediqom.api.middleware.V1SlashMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------- DATABASE
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if not EMBEDDED and DATABASE_URL.startswith("sqlite"):
+    raise ImproperlyConfigured("Production needs PostgreSQL: set DATABASE_URL=postgres://...")
+try:
+    _db: dict[str, Any] = dict(environ.Env.db_url_config(DATABASE_URL))
+except (KeyError, ValueError) as exc:
+    raise ImproperlyConfigured("DATABASE_URL is not a valid database URL.") from exc
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+_db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+_db["TEST"] = {"NAME": env_str("DB_TEST_NAME", "test_mediqom")}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------- LIVE FAN-OUT
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# ---------------------------------------------------------------- BACKGROUND WORK
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks_db.DatabaseBackend"
+            if env_choice("MEDIQOM_TASKS_BACKEND", "immediate", ("immediate", "database"))
+            == "database"
+            else "django_tasks.backends.immediate.ImmediateBackend"
+        )
+    }
+}
+
+# ---------------------------------------------------------------- AUTH (Supabase JWT)
+SUPABASE_URL = (env_str("SUPABASE_URL") or "").rstrip("/")
+SUPABASE_ANON_KEY = env_str("SUPABASE_ANON_KEY")
+SUPABASE_SERVICE_ROLE_KEY = env_str("SUPABASE_SERVICE_ROLE_KEY")
+# HS256 shared secret. Embedded mode generates a local one (used by `manage.py dev_token`).
+SUPABASE_JWT_SECRET = env_str("SUPABASE_JWT_SECRET") or (
+    _dev_secret("SUPABASE_JWT_SECRET") if EMBEDDED else None
+)
+SUPABASE_JWKS_URL = env_str(
+    "SUPABASE_JWKS_URL",
+    f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json" if SUPABASE_URL else "",
+)
+if not EMBEDDED and not (SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL):
+    raise ImproperlyConfigured("Set SUPABASE_JWT_SECRET or SUPABASE_URL to verify tokens.")
+MEDIQOM_JWT_LEEWAY_SECONDS = min(env_int("MEDIQOM_JWT_LEEWAY_SECONDS", 10, minimum=0), 30)
+MEDIQOM_JWT_ISSUER = env_str("MEDIQOM_JWT_ISSUER", f"{SUPABASE_URL}/auth/v1" if SUPABASE_URL else "")
+MEDIQOM_JWT_MAX_BYTES = env_int("MEDIQOM_JWT_MAX_BYTES", 8192, minimum=512)
+MEDIQOM_JWKS_MIN_REFRESH_SECONDS = env_int("MEDIQOM_JWKS_MIN_REFRESH_SECONDS", 60, minimum=0)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ---------------------------------------------------------------- REST API
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["mediqom.auth.authentication.SupabaseJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["mediqom.api.parsers.LimitedJSONParser"],
+    "EXCEPTION_HANDLER": "mediqom.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mediqom Server API",
+    "DESCRIPTION": "Drop-in /v1 backend for the Mediqom client. Errors use one envelope: "
+    '{"message": str, "code": snake_case, "fields": {...}}.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
+MEDIQOM_MAX_BODY_BYTES = env_int("MEDIQOM_MAX_BODY_BYTES", 80 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MEDIQOM_MAX_BODY_BYTES
+
+# ---------------------------------------------------------------- I18N / STATIC
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = Path(env_str("MEDIQOM_MEDIA_ROOT", str(VAR_DIR / "media")))
+
+# ---------------------------------------------------------------- SECURITY
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if not EMBEDDED:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# ---------------------------------------------------------------- FEATURE FLAGS
+MEDIQOM_ENABLE_ADMIN = env_bool("MEDIQOM_ENABLE_ADMIN", True)
+MEDIQOM_ENABLE_API_DOCS = env_bool("MEDIQOM_ENABLE_API_DOCS", True)
+MEDIQOM_ENABLE_READ_AUDIT = env_bool("MEDIQOM_ENABLE_READ_AUDIT", True)
+
+# ---------------------------------------------------------------- LOGGING
+from mediqom.logging import build_logging_config  # noqa: E402
+
+LOGGING = build_logging_config(
+    level=env_choice(
+        "MEDIQOM_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    ),
+    namespaces=env_list("MEDIQOM_LOG_NAMESPACES", ["*"]),
+    json_lines=env_bool("MEDIQOM_LOG_JSON", not EMBEDDED),
+)

@@ -1,0 +1,3 @@
+"""models of crypto_app (filled in by its feature issue)."""
+
+from __future__ import annotations

@@ -1,0 +1,59 @@
+"""BaseApi: authentication, deny-by-default and the RLS transaction for every /v1 view."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, cast
+
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponseBase
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from mediqom.audit.services import AuditContext
+from mediqom.auth.tokens import SupabaseUser
+from mediqom.db.rls import apply_rls, clear_rls
+from mediqom.errors import InvalidInput
+
+S = TypeVar("S", bound=serializers.Serializer)  # type: ignore[type-arg]
+
+
+class AuthedRequest(Request):
+    user: SupabaseUser  # type: ignore[assignment]
+
+
+class BaseApi(APIView):
+    """Each request runs in one transaction; after authentication it is switched to the
+    caller's RLS identity, so the database enforces the same scope as `for_user()`."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        nested = connection.in_atomic_block
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+        if nested:
+            clear_rls()
+        return response
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if isinstance(request.user, SupabaseUser):
+            apply_rls(request.user)
+
+
+def audit_context(request: Request) -> AuditContext:
+    """Who and where, for audit rows written during this request."""
+    user = request.user
+    return AuditContext(
+        actor_id=user.id if isinstance(user, SupabaseUser) else None,
+        ip=str(request.META.get("REMOTE_ADDR", "")),
+        request_id=str(getattr(request._request, "request_id", "")),
+    )
+
+
+def parse(serializer_class: type[S], data: Any, **kwargs: Any) -> dict[str, Any]:
+    """Validate a request body with an input serializer; errors become the 400 envelope."""
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object", code="invalid_body")
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return cast(dict[str, Any], serializer.validated_data)

@@ -1,0 +1,187 @@
+"""Supabase access-token verification: HS256 shared secret and JWKS (ES256/RS256) keys.
+
+The algorithm comes from the key, never from the token header: a token whose `kid` is in
+the project's JWKS is verified with that key's algorithm only; any other token is verified as
+HS256 with the shared secret (when one is configured). Unknown kids trigger at most one JWKS
+refetch per MEDIQOM_JWKS_MIN_REFRESH_SECONDS.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from django.conf import settings
+
+from mediqom.logging import get_logger
+
+log = get_logger("auth")
+
+AUDIENCE = "authenticated"
+_JWK_ALGORITHMS = {"EC": "ES256", "RSA": "RS256"}
+_ALLOWED_ASYMMETRIC = {"ES256", "RS256"}
+_FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c")
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired or not signed by a trusted key."""
+
+
+@dataclass(frozen=True)
+class SupabaseUser:
+    """The authenticated caller: the Supabase auth user id (`sub`) and its verified claims."""
+
+    id: uuid.UUID
+    claims: dict[str, Any] = field(repr=False, compare=False)
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+
+    @property
+    def pk(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def email(self) -> str | None:
+        value = self.claims.get("email")
+        return value if isinstance(value, str) and value else None
+
+    def __str__(self) -> str:
+        return f"user:{self.id}"
+
+
+class JWKSCache:
+    """Keys of the project's JWKS by kid, refetched on an unknown kid at most once per interval."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[Any, str]] = {}
+        self._fetched_at: float | None = None
+        self._url = ""
+
+    def reset(self) -> None:
+        with self._lock:
+            self._keys = {}
+            self._fetched_at = None
+
+    def get(self, kid: str) -> tuple[Any, str] | None:
+        """The (key, algorithm) for a kid, or None when the JWKS does not hold it."""
+        url = settings.SUPABASE_JWKS_URL
+        if not url:
+            return None
+        with self._lock:
+            if url != self._url:
+                self._url, self._keys, self._fetched_at = url, {}, None
+            if kid in self._keys:
+                return self._keys[kid]
+            interval = settings.MEDIQOM_JWKS_MIN_REFRESH_SECONDS
+            now = time.monotonic()
+            if self._fetched_at is not None and now - self._fetched_at < interval:
+                return None
+            self._fetched_at = now
+            try:
+                self._keys = self._fetch(url)
+            except (OSError, ValueError, jwt.PyJWKError) as exc:
+                log.warning("JWKS fetch failed: %s", type(exc).__name__)
+            return self._keys.get(kid)
+
+    @staticmethod
+    def _fetch(url: str) -> dict[str, tuple[Any, str]]:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - URL from settings
+            document = json.loads(response.read(1_000_000))
+        keys: dict[str, tuple[Any, str]] = {}
+        for jwk in document.get("keys", []):
+            kid, kty = jwk.get("kid"), jwk.get("kty")
+            algorithm = jwk.get("alg") or _JWK_ALGORITHMS.get(kty or "")
+            if not kid or algorithm not in _ALLOWED_ASYMMETRIC:
+                continue  # symmetric or unknown keys are never taken from a JWKS
+            if _JWK_ALGORITHMS.get(kty or "") != algorithm:
+                continue
+            keys[kid] = (jwt.PyJWK.from_dict(jwk, algorithm=algorithm).key, algorithm)
+        log.info("JWKS loaded with %d keys", len(keys))
+        return keys
+
+
+jwks_cache = JWKSCache()
+
+
+def verify_token(token: str) -> SupabaseUser:
+    """Verify a Supabase access token and return its user; raise InvalidToken otherwise."""
+    if not token or len(token) > settings.MEDIQOM_JWT_MAX_BYTES:
+        raise InvalidToken("token missing or oversized")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("malformed token") from exc
+    if any(name in header for name in _FORBIDDEN_HEADERS):
+        raise InvalidToken("untrusted key reference in header")
+    kid = header.get("kid")
+    found = jwks_cache.get(kid) if isinstance(kid, str) and kid else None
+    if found is not None:
+        key, algorithm = found
+    elif settings.SUPABASE_JWT_SECRET:
+        key, algorithm = settings.SUPABASE_JWT_SECRET, "HS256"
+    else:
+        raise InvalidToken("no trusted key for token")
+    issuer = settings.MEDIQOM_JWT_ISSUER or None
+    required = ["exp", "sub", "aud"] + (["iss"] if issuer else [])
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=AUDIENCE,
+            issuer=issuer,
+            leeway=settings.MEDIQOM_JWT_LEEWAY_SECONDS,
+            options={"require": required},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(type(exc).__name__) from exc
+    if claims.get("role", "authenticated") != "authenticated":
+        raise InvalidToken("not an authenticated-user token")
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError as exc:
+        raise InvalidToken("sub is not a user id") from exc
+    return SupabaseUser(id=user_id, claims=claims)
+
+
+def mint_token(
+    user_id: uuid.UUID,
+    *,
+    email: str | None = None,
+    lifetime_seconds: int = 3600,
+    secret: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """An HS256 access token shaped like Supabase's (for dev_token and tests)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "aud": AUDIENCE,
+        "exp": now + lifetime_seconds,
+        "iat": now,
+        "sub": str(user_id),
+        "email": email or "",
+        "phone": "",
+        "role": "authenticated",
+        "aal": "aal1",
+        "session_id": str(uuid.uuid4()),
+        "is_anonymous": False,
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": {},
+    }
+    if settings.MEDIQOM_JWT_ISSUER:
+        claims["iss"] = settings.MEDIQOM_JWT_ISSUER
+    claims.update(extra or {})
+    key = secret or settings.SUPABASE_JWT_SECRET
+    if not key:
+        raise InvalidToken("no signing secret configured")
+    return jwt.encode(claims, key, algorithm="HS256")

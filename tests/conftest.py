@@ -1,0 +1,104 @@
+"""Shared fixtures: personas Alice (owner) and Bob (stranger), real tokens, real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from mediqom.auth.tokens import SupabaseUser, mint_token
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fail at once, with a clear message, when the test database is not reachable."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=db.get("HOST") or None,
+            port=db.get("PORT") or None,
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            dbname=db.get("NAME") or "postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.OperationalError as exc:
+        where = f"{db.get('HOST') or 'local socket'}:{db.get('PORT') or 5432}"
+        pytest.exit(
+            f"PostgreSQL is not reachable at {where} ({type(exc).__name__}). The tests need a "
+            "real PostgreSQL: start one or point DATABASE_URL at one "
+            "(postgres://USER:PASSWORD@HOST:PORT/DBNAME).",
+            returncode=3,
+        )
+
+
+def make_user(email: str | None = None) -> SupabaseUser:
+    user_id = uuid.uuid4()
+    email = email or f"{user_id.hex[:8]}@example.test"
+    return SupabaseUser(
+        id=user_id, claims={"sub": str(user_id), "email": email, "role": "authenticated"}
+    )
+
+
+def token_for(user: SupabaseUser, **extra: Any) -> str:
+    return mint_token(user.id, email=user.email, extra=extra or None)
+
+
+@pytest.fixture
+def alice(db: None) -> SupabaseUser:
+    from mediqom.records.services import profile_ensure
+
+    user = make_user("alice@example.test")
+    profile_ensure(user=user)
+    return user
+
+
+@pytest.fixture
+def bob(db: None) -> SupabaseUser:
+    from mediqom.records.services import profile_ensure
+
+    user = make_user("bob@example.test")
+    profile_ensure(user=user)
+    return user
+
+
+@pytest.fixture
+def client_for() -> Callable[[SupabaseUser | None], APIClient]:
+    """An APIClient that sends a real signed token (the whole auth path runs)."""
+
+    def build(user: SupabaseUser | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+        return client
+
+    return build
+
+
+@pytest.fixture
+def rls_disabled(db: None) -> Iterator[None]:
+    """Turn RLS off for the records tables inside the test transaction (PostgreSQL only),
+    so API tests prove the queryset layer alone. Rolled back with the test."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    tables = ["profiles", "private_keys", "profiles_links", "documents", "keys",
+              "subscriptions", "recovery_attempts", "audit_log"]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f'alter table "{table}" disable row level security')
+        # the authenticated role must still be able to read/write them
+    yield
+
+
+os.environ.setdefault("MEDIQOM_TEST_RUN", "1")
