@@ -111,7 +111,6 @@ except (KeyError, ValueError) as exc:
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
-_db["TEST"] = {"NAME": env_str("DB_TEST_NAME", "test_mediqom")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -196,6 +195,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = Path(env_str("MEDIQOM_MEDIA_ROOT", str(VAR_DIR / "media")))
+
+# ---------------------------------------------------------------- FILE STORAGE
+# `local` keeps objects under MEDIA_ROOT; `supabase` uses Supabase Storage buckets
+# `attachments` and `avatars` (needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY). `auto` picks
+# supabase when both are set.
+MEDIQOM_STORAGE_BACKEND = env_choice(
+    "MEDIQOM_STORAGE_BACKEND", "auto", ("auto", "local", "supabase")
+)
+if MEDIQOM_STORAGE_BACKEND == "auto":
+    MEDIQOM_STORAGE_BACKEND = (
+        "supabase" if SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY else "local"
+    )
+if MEDIQOM_STORAGE_BACKEND == "supabase" and not (SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY):
+    raise ImproperlyConfigured("Supabase storage needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.")
+MEDIQOM_MAX_UPLOAD_BYTES = env_int("MEDIQOM_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 # ---------------------------------------------------------------- SECURITY
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -14,3 +14,12 @@ from config.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# One test database per pytest process, so parallel runs (developers, helpers, CI) never
+# share or drop each other's database. DB_TEST_NAME pins a name (e.g. with --reuse-db).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("DB_TEST_NAME") or f"test_mediqom_{os.getpid()}"
+    }
+else:
+    DATABASES["default"]["TEST"] = {}  # SQLite: in memory

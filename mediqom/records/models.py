@@ -135,8 +135,11 @@ class Key(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # DO_NOTHING: Django would delete the caller's own grant first, after which RLS no longer
+    # lets it delete the document. The database cascades instead (ON DELETE CASCADE, migration
+    # 0002); on SQLite the delete service removes the grants itself.
     document = models.ForeignKey(
-        Document, on_delete=models.CASCADE, related_name="keys", db_column="document_id"
+        Document, on_delete=models.DO_NOTHING, related_name="keys", db_column="document_id"
     )
     owner = models.ForeignKey(
         Profile, on_delete=models.CASCADE, related_name="+", db_column="owner_id"

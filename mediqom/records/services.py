@@ -141,3 +141,17 @@ def document_create(
     audit_records(audit, record_type="key", action="create",
                   rows=[(key.pk, profile.pk) for key in created])
     return document
+
+
+def document_delete(*, user: SupabaseUser, audit: AuditContext, document: Document) -> None:
+    """Delete a document and all its key grants.
+
+    The document row goes first: RLS lets the caller delete it only while it still holds its
+    grant. PostgreSQL then cascades to every grant (also those the caller cannot see); SQLite
+    has no such cascade, so the remaining grants are removed explicitly (0 rows on PostgreSQL).
+    """
+    profile_id = document.profile_id
+    Document.objects.for_user(user).filter(pk=document.pk).delete()
+    Key.objects.filter(document_id=document.pk).delete()
+    audit_record(audit, record_type="document", action="delete", record_id=document.pk,
+                 profile_id=profile_id)
