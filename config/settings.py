@@ -153,7 +153,9 @@ SUPABASE_JWKS_URL = env_str(
 if not EMBEDDED and not (SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL):
     raise ImproperlyConfigured("Set SUPABASE_JWT_SECRET or SUPABASE_URL to verify tokens.")
 MEDIQOM_JWT_LEEWAY_SECONDS = min(env_int("MEDIQOM_JWT_LEEWAY_SECONDS", 10, minimum=0), 30)
-MEDIQOM_JWT_ISSUER = env_str("MEDIQOM_JWT_ISSUER", f"{SUPABASE_URL}/auth/v1" if SUPABASE_URL else "")
+MEDIQOM_JWT_ISSUER = env_str(
+    "MEDIQOM_JWT_ISSUER", f"{SUPABASE_URL}/auth/v1" if SUPABASE_URL else ""
+)
 MEDIQOM_JWT_MAX_BYTES = env_int("MEDIQOM_JWT_MAX_BYTES", 8192, minimum=512)
 MEDIQOM_JWKS_MIN_REFRESH_SECONDS = env_int("MEDIQOM_JWKS_MIN_REFRESH_SECONDS", 60, minimum=0)
 
@@ -204,9 +206,7 @@ MEDIQOM_STORAGE_BACKEND = env_choice(
     "MEDIQOM_STORAGE_BACKEND", "auto", ("auto", "local", "supabase")
 )
 if MEDIQOM_STORAGE_BACKEND == "auto":
-    MEDIQOM_STORAGE_BACKEND = (
-        "supabase" if SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY else "local"
-    )
+    MEDIQOM_STORAGE_BACKEND = "supabase" if SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY else "local"
 if MEDIQOM_STORAGE_BACKEND == "supabase" and not (SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY):
     raise ImproperlyConfigured("Supabase storage needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY.")
 MEDIQOM_MAX_UPLOAD_BYTES = env_int("MEDIQOM_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)

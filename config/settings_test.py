@@ -9,7 +9,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgr
 os.environ.setdefault("SUPABASE_JWT_SECRET", "test-only-jwt-secret-with-enough-length-0123456789")
 os.environ.setdefault("MEDIQOM_LOG_NAMESPACES", "*")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
+from config.settings import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

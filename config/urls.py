@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from mediqom.api import views as core_views
 
-v1_patterns = [
+v1_patterns: list[URLPattern | URLResolver] = [
     path("", include("mediqom.records.api.urls")),
 ]
 if settings.MEDIQOM_ENABLE_API_DOCS:

@@ -11,6 +11,7 @@ import contextvars
 import json
 import logging
 import re
+import traceback
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,10 +22,30 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 # Keys whose values are never logged, whatever they hold.
 SENSITIVE_KEYS = frozenset(
     {
-        "authorization", "cookie", "token", "access_token", "refresh_token", "jwt",
-        "password", "passphrase", "key_pass", "privatekey", "private_key", "key", "key_hash",
-        "recoverykey", "recovery_key", "recovery_encrypted_key", "content", "metadata",
-        "file", "text", "transcript", "fullname", "email", "secret",
+        "authorization",
+        "cookie",
+        "token",
+        "access_token",
+        "refresh_token",
+        "jwt",
+        "password",
+        "passphrase",
+        "key_pass",
+        "privatekey",
+        "private_key",
+        "key",
+        "key_hash",
+        "recoverykey",
+        "recovery_key",
+        "recovery_encrypted_key",
+        "content",
+        "metadata",
+        "file",
+        "text",
+        "transcript",
+        "fullname",
+        "email",
+        "secret",
     }
 )
 _REDACTED = "[redacted]"
@@ -108,6 +129,29 @@ class NamespaceFilter(logging.Filter):
         return area in self.enabled
 
 
+def format_exception_safely(exc_info: Any) -> str:
+    """A traceback with every frame but without exception messages, which may quote data
+    (e.g. database errors echo key values). Type names and the chain are kept."""
+    exc = exc_info[1]
+    if exc is None:
+        return ""
+    parts: list[str] = []
+    seen: set[int] = set()
+
+    def walk(error: BaseException) -> None:
+        seen.add(id(error))
+        cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+        if cause is not None and id(cause) not in seen:
+            walk(cause)
+            parts.append("\nThe above exception led to the following:\n\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(error.__traceback__))
+        parts.append(f"{type(error).__module__}.{type(error).__qualname__} [message withheld]\n")
+
+    walk(exc)
+    return redact_text("".join(parts)).rstrip("\n")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, UTC timestamps, extras included."""
 
@@ -123,15 +167,15 @@ class JsonFormatter(logging.Formatter):
             if name not in _STANDARD_ATTRS and name not in payload:
                 payload[name] = value
         if record.exc_info:
-            payload["exc"] = redact_text(self.formatException(record.exc_info))
+            payload["exc"] = format_exception_safely(record.exc_info)
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
     """Readable single-line output for development."""
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging API name
-        return redact_text(super().formatException(ei))
+    def formatException(self, ei: Any) -> str:
+        return format_exception_safely(ei)
 
 
 def build_logging_config(*, level: str, namespaces: list[str], json_lines: bool) -> dict[str, Any]:

@@ -92,8 +92,16 @@ def rls_disabled(db: None) -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield
         return
-    tables = ["profiles", "private_keys", "profiles_links", "documents", "keys",
-              "subscriptions", "recovery_attempts", "audit_log"]
+    tables = [
+        "profiles",
+        "private_keys",
+        "profiles_links",
+        "documents",
+        "keys",
+        "subscriptions",
+        "recovery_attempts",
+        "audit_log",
+    ]
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f'alter table "{table}" disable row level security')

@@ -14,8 +14,14 @@ from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLi
 pytestmark = pytest.mark.django_db
 
 ALL_USER_TABLES = [
-    "profiles", "private_keys", "profiles_links", "documents", "keys", "subscriptions",
-    "recovery_attempts", "audit_log",
+    "profiles",
+    "private_keys",
+    "profiles_links",
+    "documents",
+    "keys",
+    "subscriptions",
+    "recovery_attempts",
+    "audit_log",
 ]
 
 
@@ -27,10 +33,12 @@ def alice_records(alice):
     child = Profile.objects.create(full_name="Alice's child", owner_id=alice.id)
     PrivateKey.objects.create(profile=child, private_key="ENC2", key_hash="h")
     ProfileLink.objects.create(parent_id=alice.id, profile=child, status="approved")
-    document = Document.objects.create(profile_id=alice.id, type="document", metadata="M",
-                                       content="C", author_id=alice.id)
-    Key.objects.create(document=document, owner_id=alice.id, user_id=alice.id, key="K",
-                       author_id=alice.id)
+    document = Document.objects.create(
+        profile_id=alice.id, type="document", metadata="M", content="C", author_id=alice.id
+    )
+    Key.objects.create(
+        document=document, owner_id=alice.id, user_id=alice.id, key="K", author_id=alice.id
+    )
     return {"child": child, "document": document}
 
 
@@ -46,10 +54,17 @@ def test_every_user_owned_table_has_rls_enabled():
 
 def test_every_policy_column_is_indexed():
     wanted = {
-        ("profiles", "owner_id"), ("profiles_links", "parent_id"),
-        ("profiles_links", "profile_id"), ("documents", "user_id"), ("documents", "author_id"),
-        ("keys", "user_id"), ("keys", "document_id"), ("keys", "owner_id"),
-        ("keys", "author_id"), ("recovery_attempts", "user_id"), ("audit_log", "actor_id"),
+        ("profiles", "owner_id"),
+        ("profiles_links", "parent_id"),
+        ("profiles_links", "profile_id"),
+        ("documents", "user_id"),
+        ("documents", "author_id"),
+        ("keys", "user_id"),
+        ("keys", "document_id"),
+        ("keys", "owner_id"),
+        ("keys", "author_id"),
+        ("recovery_attempts", "user_id"),
+        ("audit_log", "actor_id"),
     }
     with connection.cursor() as cursor:
         cursor.execute(
@@ -80,27 +95,31 @@ def test_rls_alone_hides_alices_rows_from_bob(alice_records, bob):
 def test_rls_alone_shows_alice_her_own_rows(alice_records, alice):
     with rls_context(alice):
         assert set(Profile.objects.values_list("pk", flat=True)) == {
-            alice.id, alice_records["child"].pk,
+            alice.id,
+            alice_records["child"].pk,
         }
         assert PrivateKey.objects.count() == 2
-        assert list(Document.objects.values_list("pk", flat=True)) == [
-            alice_records["document"].pk
-        ]
+        assert list(Document.objects.values_list("pk", flat=True)) == [alice_records["document"].pk]
 
 
 def test_rls_refuses_inserts_outside_the_callers_scope(alice_records, bob):
     document = alice_records["document"]
     with rls_context(bob):
         with pytest.raises(DatabaseError) as raised, transaction.atomic():
-            Key.objects.create(document=document, owner_id=document.profile_id,
-                               user_id=bob.id, key="stolen", author_id=bob.id)
+            Key.objects.create(
+                document=document,
+                owner_id=document.profile_id,
+                user_id=bob.id,
+                key="stolen",
+                author_id=bob.id,
+            )
         assert "row-level security" in str(raised.value)
         with pytest.raises(DatabaseError), transaction.atomic():
-            Document.objects.create(profile_id=document.profile_id, metadata="M",
-                                    author_id=bob.id)
+            Document.objects.create(profile_id=document.profile_id, metadata="M", author_id=bob.id)
         with pytest.raises(DatabaseError), transaction.atomic():
-            AuditEvent.objects.create(actor_id=document.profile_id, record_type="document",
-                                      action="read")
+            AuditEvent.objects.create(
+                actor_id=document.profile_id, record_type="document", action="read"
+            )
     assert Key.objects.filter(document=document).count() == 1
 
 
@@ -118,8 +137,10 @@ def test_auth_uid_treats_an_emptied_claims_setting_as_no_user(alice):
     """A pooled connection keeps request.jwt.claims defined as '' after a transaction that set
     it locally; auth.uid() must read that as NULL instead of failing on bad JSON."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("select set_config('request.jwt.claims', %s, true)",
-                       [json.dumps({"sub": str(alice.id)})])
+        cursor.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            [json.dumps({"sub": str(alice.id)})],
+        )
     with connection.cursor() as cursor:
         cursor.execute("select current_setting('request.jwt.claims', true), auth.uid()")
         assert cursor.fetchone() == ("", None)
@@ -136,8 +157,9 @@ def test_the_authenticated_role_sees_nothing_without_claims(alice_records):
 def test_deleting_a_document_removes_grants_the_deleter_cannot_see(alice_records, alice, bob):
     """Foreign keys cascade in the database, so RLS-invisible grants do not block deletes."""
     document = alice_records["document"]
-    Key.objects.create(document=document, owner_id=alice.id, user_id=bob.id, key="for bob",
-                       author_id=bob.id)
+    Key.objects.create(
+        document=document, owner_id=alice.id, user_id=bob.id, key="for bob", author_id=bob.id
+    )
     with rls_context(alice):
         assert Document.objects.filter(pk=document.pk).delete()[0] == 1
     assert not Document.objects.filter(pk=document.pk).exists()

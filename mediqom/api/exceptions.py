@@ -77,8 +77,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, drf.APIException):
         code, message = _DRF_CODES.get(type(exc), (str(exc.default_code), str(exc.detail)))
         headers: dict[str, str] = {}
-        if isinstance(exc, drf.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, drf.Throttled) and wait is not None:
+            headers["Retry-After"] = str(int(wait) + 1)
         auth_header = getattr(exc, "auth_header", None)
         if auth_header:
             headers["WWW-Authenticate"] = auth_header

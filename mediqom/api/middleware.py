@@ -93,8 +93,11 @@ class CorsMiddleware(_Middleware):
             length = request.META.get("CONTENT_LENGTH") or "0"
             if length.isdigit() and int(length) > settings.MEDIQOM_MAX_BODY_BYTES:
                 return JsonResponse(
-                    {"message": "Request body is too large", "code": "request_too_large",
-                     "fields": {}},
+                    {
+                        "message": "Request body is too large",
+                        "code": "request_too_large",
+                        "fields": {},
+                    },
                     status=413,
                 )
         return None

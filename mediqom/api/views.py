@@ -33,7 +33,7 @@ def _database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("select 1")
-            return cursor.fetchone() == (1,)
+            return bool(cursor.fetchone() == (1,))
     except DatabaseError:
         log.warning("health check: database unreachable")
         return False

@@ -16,7 +16,7 @@ class AuditQuerySet(models.QuerySet["AuditEvent"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit rows cannot be updated")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("audit rows cannot be deleted")
 
 

@@ -36,3 +36,6 @@ class SupabaseJWTAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="mediqom"'
+
+
+from mediqom.auth import schema as _schema  # noqa: E402,F401 - registers the OpenAPI scheme

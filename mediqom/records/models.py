@@ -7,6 +7,7 @@ existing Mediqom database; Python attributes are snake_case.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.db import models
@@ -59,7 +60,10 @@ class PrivateKey(models.Model):
     """A profile's RSA private key, encrypted by the client (PBKDF2, passkey PRF or recovery)."""
 
     profile = models.OneToOneField(
-        Profile, primary_key=True, on_delete=models.CASCADE, db_column="id",
+        Profile,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_column="id",
         related_name="private_key",
     )
     private_key = models.TextField(db_column="privateKey")
@@ -205,7 +209,7 @@ class ScanPack(models.Model):
 
 
 def _next_year() -> Any:
-    return timezone.now() + timezone.timedelta(days=365)
+    return timezone.now() + timedelta(days=365)
 
 
 class Subscription(models.Model):
@@ -239,8 +243,9 @@ class Subscription(models.Model):
         db_table = "subscriptions"
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=("active", "past_due", "canceled", "expired",
-                                               "trialing")),
+                condition=models.Q(
+                    status__in=("active", "past_due", "canceled", "expired", "trialing")
+                ),
                 name="subscriptions_status_check",
             ),
             models.CheckConstraint(

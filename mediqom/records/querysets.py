@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 if TYPE_CHECKING:
-    from mediqom.records.models import (
+    from mediqom.records.models import (  # noqa: F401 - named in QuerySet["..."] below
         Document,
         Key,
         PrivateKey,
