@@ -229,7 +229,6 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # ---------------------------------------------------------------- FEATURE FLAGS
 MEDIQOM_ENABLE_ADMIN = env_bool("MEDIQOM_ENABLE_ADMIN", True)
 MEDIQOM_ENABLE_API_DOCS = env_bool("MEDIQOM_ENABLE_API_DOCS", True)
-MEDIQOM_ENABLE_READ_AUDIT = env_bool("MEDIQOM_ENABLE_READ_AUDIT", True)
 
 # ---------------------------------------------------------------- LOGGING
 from mediqom.logging import build_logging_config  # noqa: E402
