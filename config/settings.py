@@ -6,6 +6,8 @@ JWT signing secret generated into var/), `test`, or `production` (every secret r
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 from pathlib import Path
@@ -225,6 +227,35 @@ if not EMBEDDED:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# ---------------------------------------------------------------- FIELD ENCRYPTION
+# Secrets the client contract forces the server to hold (private_keys.key_pass) are stored
+# AES-256-GCM encrypted with these keys: comma-separated base64 32-byte keys, newest first.
+# The newest encrypts; all decrypt (rotate with `manage.py rotate_field_keys`).
+def _field_keys() -> list[str]:
+    raw = env_str("MEDIQOM_FIELD_ENCRYPTION_KEY")
+    if raw is None:
+        if not EMBEDDED:
+            raise ImproperlyConfigured("MEDIQOM_FIELD_ENCRYPTION_KEY is required in production.")
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        raw = base64.b64encode(hashlib.sha256(_dev_secret("FIELD_KEY").encode()).digest()).decode()
+    keys = [item.strip() for item in raw.split(",") if item.strip()]
+    for key in keys:
+        try:
+            valid = len(base64.b64decode(key, validate=True)) == 32
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ImproperlyConfigured(
+                "MEDIQOM_FIELD_ENCRYPTION_KEY must hold base64-encoded 32-byte keys "
+                "(make one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())')."
+            )
+    if not keys:
+        raise ImproperlyConfigured("MEDIQOM_FIELD_ENCRYPTION_KEY holds no key.")
+    return keys
+
+
+MEDIQOM_FIELD_ENCRYPTION_KEYS = _field_keys()
 
 # ---------------------------------------------------------------- FEATURE FLAGS
 MEDIQOM_ENABLE_ADMIN = env_bool("MEDIQOM_ENABLE_ADMIN", True)

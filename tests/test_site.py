@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -36,6 +37,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
     "ALLOWED_HOSTS": "api.example.com",
     "SUPABASE_URL": "https://abcdefgh.supabase.co",
+    "MEDIQOM_FIELD_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
 }
 
 
@@ -119,6 +121,8 @@ def test_check_deploy_is_clean_in_production_settings():
         ({"DATABASE_URL": "sqlite:///x.db"}, "Production needs PostgreSQL"),
         ({"DEBUG": "maybe"}, "DEBUG must be a boolean"),
         ({"MEDIQOM_ENV": "staging"}, "MEDIQOM_ENV must be one of"),
+        ({"MEDIQOM_FIELD_ENCRYPTION_KEY": ""}, "MEDIQOM_FIELD_ENCRYPTION_KEY is required"),
+        ({"MEDIQOM_FIELD_ENCRYPTION_KEY": "c2hvcnQ="}, "base64-encoded 32-byte keys"),
     ],
 )
 def test_production_settings_fail_loudly(override, message):
