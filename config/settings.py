@@ -248,7 +248,7 @@ def _field_keys() -> list[str]:
         if not valid:
             raise ImproperlyConfigured(
                 "MEDIQOM_FIELD_ENCRYPTION_KEY must hold base64-encoded 32-byte keys "
-                "(make one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())')."
+                "(see .env.example for how to make one)."
             )
     if not keys:
         raise ImproperlyConfigured("MEDIQOM_FIELD_ENCRYPTION_KEY holds no key.")
