@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_tasks",
     "django_tasks_db",
@@ -74,6 +75,7 @@ MIDDLEWARE = [
     "mediqom.api.middleware.RequestIdMiddleware",
     "mediqom.api.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "mediqom.api.middleware.V1SlashMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -186,6 +188,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # The docs page's scripts are served from our static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 MEDIQOM_MAX_BODY_BYTES = env_int("MEDIQOM_MAX_BODY_BYTES", 80 * 1024 * 1024, minimum=1024)
@@ -197,7 +203,20 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("MEDIQOM_STATIC_ROOT", str(VAR_DIR / "static")))
+# Admin and API-docs assets are served by WhiteNoise (run `manage.py collectstatic` when
+# deploying); in dev they come straight from the apps.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not EMBEDDED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = EMBEDDED
+if EMBEDDED:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env_str("MEDIQOM_MEDIA_ROOT", str(VAR_DIR / "media")))
 
 # ---------------------------------------------------------------- FILE STORAGE
