@@ -162,6 +162,8 @@ MEDIQOM_JWT_ISSUER = env_str(
 )
 MEDIQOM_JWT_MAX_BYTES = env_int("MEDIQOM_JWT_MAX_BYTES", 8192, minimum=512)
 MEDIQOM_JWKS_MIN_REFRESH_SECONDS = env_int("MEDIQOM_JWKS_MIN_REFRESH_SECONDS", 60, minimum=0)
+# Cached JWKS keys are refetched when older than this (a key revoked upstream stops working).
+MEDIQOM_JWKS_MAX_AGE_SECONDS = env_int("MEDIQOM_JWKS_MAX_AGE_SECONDS", 600, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,6 +1,6 @@
 """Domain errors. App code raises them; the API exception handler renders one envelope:
 
-    {"message": "...", "code": "snake_case", "fields": {...}}
+{"message": "...", "code": "snake_case", "fields": {...}}
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The algorithm comes from the key, never from the token header: a token whose `kid` is in
 the project's JWKS is verified with that key's algorithm only; any other token is verified as
 HS256 with the shared secret (when one is configured). Unknown kids trigger at most one JWKS
-refetch per MEDIQOM_JWKS_MIN_REFRESH_SECONDS.
+refetch per MEDIQOM_JWKS_MIN_REFRESH_SECONDS; known kids are refetched once the keys are older
+than MEDIQOM_JWKS_MAX_AGE_SECONDS (default 600), so a key revoked upstream stops working.
 """
 
 from __future__ import annotations
@@ -80,16 +81,18 @@ class JWKSCache:
         with self._lock:
             if url != self._url:
                 self._url, self._keys, self._fetched_at = url, {}, None
-            if kid in self._keys:
-                return self._keys[kid]
             interval = settings.MEDIQOM_JWKS_MIN_REFRESH_SECONDS
+            max_age = max(interval, settings.MEDIQOM_JWKS_MAX_AGE_SECONDS)
             now = time.monotonic()
-            if self._fetched_at is not None and now - self._fetched_at < interval:
+            age = None if self._fetched_at is None else now - self._fetched_at
+            if kid in self._keys and age is not None and age < max_age:
+                return self._keys[kid]
+            if age is not None and age < interval:
                 return None
             self._fetched_at = now
             try:
                 self._keys = self._fetch(url)
-            except (OSError, ValueError, jwt.PyJWKError) as exc:
+            except (OSError, ValueError, RecursionError, jwt.PyJWTError) as exc:
                 log.warning("JWKS fetch failed: %s", type(exc).__name__)
             return self._keys.get(kid)
 
@@ -97,16 +100,31 @@ class JWKSCache:
     def _fetch(url: str) -> dict[str, tuple[Any, str]]:
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - URL from settings
             document = json.loads(response.read(1_000_000))
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError("JWKS document without a key list")
         keys: dict[str, tuple[Any, str]] = {}
-        for jwk in document.get("keys", []):
-            kid, kty = jwk.get("kid"), jwk.get("kty")
-            algorithm = jwk.get("alg") or _JWK_ALGORITHMS.get(kty or "")
-            if not kid or algorithm not in _ALLOWED_ASYMMETRIC:
-                continue  # symmetric or unknown keys are never taken from a JWKS
-            if _JWK_ALGORITHMS.get(kty or "") != algorithm:
+        skipped = 0
+        for jwk in entries:
+            if not isinstance(jwk, dict):
+                skipped += 1
                 continue
-            keys[kid] = (jwt.PyJWK.from_dict(jwk, algorithm=algorithm).key, algorithm)
-        log.info("JWKS loaded with %d keys", len(keys))
+            kid, kty = jwk.get("kid"), jwk.get("kty")
+            if not isinstance(kid, str) or not kid or not isinstance(kty, str):
+                skipped += 1
+                continue
+            algorithm = jwk.get("alg") or _JWK_ALGORITHMS.get(kty)
+            if not isinstance(algorithm, str) or algorithm not in _ALLOWED_ASYMMETRIC:
+                continue  # symmetric or unknown keys are never taken from a JWKS
+            if _JWK_ALGORITHMS.get(kty) != algorithm:
+                continue
+            try:
+                key = jwt.PyJWK.from_dict(jwk, algorithm=algorithm).key
+            except jwt.PyJWTError:
+                skipped += 1  # one malformed key must not disable the others
+                continue
+            keys[kid] = (key, algorithm)
+        log.info("JWKS loaded with %d keys (%d unusable skipped)", len(keys), skipped)
         return keys
 
 
@@ -132,7 +150,7 @@ def verify_token(token: str) -> SupabaseUser:
     else:
         raise InvalidToken("no trusted key for token")
     issuer = settings.MEDIQOM_JWT_ISSUER or None
-    required = ["exp", "sub", "aud"] + (["iss"] if issuer else [])
+    required = ["exp", "iat", "sub", "aud"] + (["iss"] if issuer else [])
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -145,7 +163,7 @@ def verify_token(token: str) -> SupabaseUser:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
-    if claims.get("role", "authenticated") != "authenticated":
+    if claims.get("role") != "authenticated":
         raise InvalidToken("not an authenticated-user token")
     try:
         user_id = uuid.UUID(str(claims["sub"]))

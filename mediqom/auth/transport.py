@@ -80,7 +80,7 @@ def _access_token(raw: str) -> str:
         else:
             text = urllib.parse.unquote(raw)
         session = json.loads(text)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidToken("malformed auth cookie") from exc
     token = None
     if isinstance(session, dict):
@@ -92,8 +92,6 @@ def _access_token(raw: str) -> str:
     return token
 
 
-def token_from_request_parts(
-    authorization: str | None, cookies: Mapping[str, str]
-) -> str | None:
+def token_from_request_parts(authorization: str | None, cookies: Mapping[str, str]) -> str | None:
     """Bearer header first (mobile), then the auth cookie (web)."""
     return bearer_from_header(authorization) or token_from_cookies(cookies)

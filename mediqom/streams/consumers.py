@@ -40,5 +40,9 @@ class UserEventsConsumer(AuthenticatedJsonConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.send_json({"type": "error", "error": {"message": "Unknown message",
-                                                             "code": "unknown_message"}})
+            await self.send_json(
+                {
+                    "type": "error",
+                    "error": {"message": "Unknown message", "code": "unknown_message"},
+                }
+            )
