@@ -40,6 +40,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+# Every table holding user data; each has row-level security on PostgreSQL.
+USER_TABLES = [
+    "profiles",
+    "private_keys",
+    "profiles_links",
+    "documents",
+    "keys",
+    "subscriptions",
+    "recovery_attempts",
+    "audit_log",
+]
+
+
 def make_user(email: str | None = None) -> SupabaseUser:
     user_id = uuid.uuid4()
     email = email or f"{user_id.hex[:8]}@example.test"
@@ -105,7 +118,6 @@ def rls_disabled(db: None) -> Iterator[None]:
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f'alter table "{table}" disable row level security')
-        # the authenticated role must still be able to read/write them
     yield
 
 

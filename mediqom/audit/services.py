@@ -29,15 +29,12 @@ def audit_record(
     outcome: str = "success",
 ) -> None:
     """Append one audit row."""
-    AuditEvent.objects.create(
-        actor_id=ctx.actor_id,
-        profile_id=profile_id,
+    audit_records(
+        ctx,
         record_type=record_type,
-        record_id=str(record_id),
         action=action,
+        rows=[(record_id, profile_id)],
         outcome=outcome,
-        request_id=ctx.request_id or request_id_var.get(),
-        ip=ctx.ip,
     )
 
 
