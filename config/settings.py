@@ -196,6 +196,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Recovery endpoints: at most this many failed attempts per email and per client IP per window.
+MEDIQOM_RECOVERY_RATE_LIMIT = env_int("MEDIQOM_RECOVERY_RATE_LIMIT", 5, minimum=1)
+MEDIQOM_RECOVERY_RATE_WINDOW_SECONDS = env_int(
+    "MEDIQOM_RECOVERY_RATE_WINDOW_SECONDS", 15 * 60, minimum=1
+)
+# How many reverse proxies in front of the server append to X-Forwarded-For. 0: the client IP is
+# the socket peer (REMOTE_ADDR); N: the N-th address from the right of X-Forwarded-For.
+MEDIQOM_TRUSTED_PROXY_COUNT = env_int("MEDIQOM_TRUSTED_PROXY_COUNT", 0, minimum=0)
+
 MEDIQOM_MAX_BODY_BYTES = env_int("MEDIQOM_MAX_BODY_BYTES", 80 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MEDIQOM_MAX_BODY_BYTES
 

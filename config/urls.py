@@ -9,6 +9,7 @@ from mediqom.api import views as core_views
 
 v1_patterns: list[URLPattern | URLResolver] = [
     path("", include("mediqom.records.api.urls")),
+    path("", include("crypto_app.api.urls")),
 ]
 if settings.MEDIQOM_ENABLE_API_DOCS:
     v1_patterns += [

@@ -129,3 +129,18 @@ def test_bob_sees_only_his_own_user_and_links(alice, bob, client_for):
     assert client_for(bob).get("/v1/med/user").json()["id"] == str(bob.id)
     assert client_for(bob).get("/v1/med/profiles").json() == []
     assert len(client_for(alice).get("/v1/med/profiles").json()) == 1
+
+
+def test_the_client_ip_comes_from_the_trusted_proxy_only(settings):
+    from django.test import RequestFactory
+
+    from mediqom.api.base import client_ip
+
+    request = RequestFactory().get(
+        "/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.2"
+    )
+    assert client_ip(request) == "10.0.0.2"  # no proxy trusted: a client can't spoof
+    settings.MEDIQOM_TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "203.0.113.9"  # the address our one proxy saw
+    settings.MEDIQOM_TRUSTED_PROXY_COUNT = 3
+    assert client_ip(request) == "10.0.0.2"  # fewer hops than configured: fall back

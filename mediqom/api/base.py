@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import serializers
@@ -40,12 +41,26 @@ class BaseApi(APIView):
             apply_rls(request.user)
 
 
+def client_ip(request: Request | HttpRequest) -> str:
+    """The caller's address: the socket peer, or the address the N-th trusted proxy saw."""
+    proxies = settings.MEDIQOM_TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [
+            part.strip()
+            for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
 def audit_context(request: Request) -> AuditContext:
     """Who and where, for audit rows written during this request."""
     user = request.user
     return AuditContext(
         actor_id=user.id if isinstance(user, SupabaseUser) else None,
-        ip=str(request.META.get("REMOTE_ADDR", "")),
+        ip=client_ip(request),
         request_id=str(getattr(request._request, "request_id", "")),
     )
 
