@@ -258,6 +258,7 @@ if not EMBEDDED:
     CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+
 # ---------------------------------------------------------------- FIELD ENCRYPTION
 # Secrets the client contract forces the server to hold (private_keys.key_pass) are stored
 # AES-256-GCM encrypted with these keys: comma-separated base64 32-byte keys, newest first.

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from crypto_app.fields import EncryptedTextField
 from mediqom.db.fields import TextArrayField
 from mediqom.records.querysets import (
     DocumentQuerySet,
@@ -68,7 +69,8 @@ class PrivateKey(models.Model):
     )
     private_key = models.TextField(db_column="privateKey")
     key_hash = models.TextField(default="")
-    key_pass = models.TextField(null=True, blank=True)
+    # Encrypted at rest with the server's field keys; returned only to the profile's owner.
+    key_pass = EncryptedTextField(null=True, blank=True)
     key_derivation_method = models.TextField(null=True, blank=True, default="passphrase")
     passkey_credential_id = models.TextField(null=True, blank=True)
     passkey_prf_salt = models.TextField(null=True, blank=True)
@@ -129,6 +131,15 @@ class Document(models.Model):
     class Meta:
         db_table = "documents"
         indexes = [models.Index(fields=["profile", "type"], name="documents_user_type_idx")]
+        constraints = [
+            # At most one `profile` and one `health` root document per profile, also under
+            # concurrent creates and for rows the creating user cannot see (RLS).
+            models.UniqueConstraint(
+                fields=["profile", "type"],
+                condition=models.Q(type__in=SINGLETON_DOCUMENT_TYPES),
+                name="documents_one_root_per_profile",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"document {self.id}"

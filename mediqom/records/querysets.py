@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import Cast
 
 if TYPE_CHECKING:
     from mediqom.records.models import (  # noqa: F401 - named in QuerySet["..."] below
@@ -41,6 +42,23 @@ class ProfileQuerySet(models.QuerySet["Profile"]):
         """Profiles the user may change: itself and the virtual profiles it created."""
         return self.filter(Q(pk=user.id) | Q(owner_id=user.id))
 
+    def with_write_access(self, user: HasId) -> ProfileQuerySet:
+        """Annotate `can_write`: the user may add documents to the profile (RLS
+        `can_write_profile`): itself, a profile it owns, or one it is an approved parent of."""
+        from mediqom.records.models import ProfileLink
+
+        approved = ProfileLink.objects.filter(
+            parent_id=user.id, profile_id=OuterRef("pk"), status="approved"
+        )
+        can_write = Q(pk=user.id) | Q(owner_id=user.id) | Exists(approved)
+        return self.annotate(
+            can_write=ExpressionWrapper(can_write, output_field=models.BooleanField())
+        )
+
+    def owned_virtual(self, user: HasId) -> ProfileQuerySet:
+        """The family (virtual) profiles the user created: no auth user of their own."""
+        return self.filter(owner_id=user.id, auth_id__isnull=True)
+
 
 class PrivateKeyQuerySet(models.QuerySet["PrivateKey"]):
     def for_user(self, user: HasId) -> PrivateKeyQuerySet:
@@ -61,6 +79,29 @@ class DocumentQuerySet(models.QuerySet["Document"]):
 
         grant = Key.objects.filter(document_id=OuterRef("pk"), user_id=user.id)
         return self.filter(Exists(grant))
+
+    def in_visible_profile(self, user: HasId, profile_id: UUID) -> DocumentQuerySet:
+        """Documents of one profile, only when the user may see that profile at all."""
+        from mediqom.records.models import Profile
+
+        visible = Profile.objects.for_user(user).filter(pk=OuterRef("profile_id"))
+        return self.filter(Exists(visible), profile_id=profile_id)
+
+    def owner_granted_to(self, user: HasId) -> DocumentQuerySet:
+        """Documents the user may change: it holds the grant (owner_id = the document's
+        profile, user_id = the user), as RLS `holds_owner_key`."""
+        from mediqom.records.models import Key
+
+        grant = Key.objects.filter(
+            document_id=OuterRef("pk"), owner_id=OuterRef("profile_id"), user_id=user.id
+        )
+        return self.filter(Exists(grant))
+
+    def mentioning(self, text: str) -> DocumentQuerySet:
+        """Documents whose `attachments` mention `text` (coarse; callers parse the refs)."""
+        return self.annotate(
+            attachments_text=Cast("attachments", output_field=models.TextField())
+        ).filter(attachments_text__contains=text)
 
 
 class KeyQuerySet(models.QuerySet["Key"]):

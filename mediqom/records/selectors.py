@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
-from mediqom.audit.services import AuditContext, audit_record
+from django.db.models import Prefetch
+
+from mediqom.audit.services import AuditContext, audit_record, audit_records
 from mediqom.auth.tokens import SupabaseUser
-from mediqom.errors import NotFound
-from mediqom.records.models import PrivateKey, Profile, ProfileLink, Subscription
+from mediqom.errors import InvalidInput, NotFound
+from mediqom.records.images import sniff_image
+from mediqom.records.models import (
+    DOCUMENT_TYPES,
+    Document,
+    Key,
+    PrivateKey,
+    Profile,
+    ProfileLink,
+    ScanPack,
+    Subscription,
+    SubscriptionTier,
+)
+from mediqom.records.paths import (
+    attachment_owner,
+    attachment_path_from_ref,
+    avatar_object_name,
+    valid_attachment_path,
+)
+from mediqom.records.storage import (
+    BUCKET_ATTACHMENTS,
+    BUCKET_AVATARS,
+    ObjectNotFound,
+    get_storage,
+)
 
 DEFAULT_SCANS = 10
 DEFAULT_PROFILES = 5
@@ -32,17 +59,19 @@ def private_key_payload(key: PrivateKey | None) -> dict[str, Any] | None:
 def user_get(*, user: SupabaseUser, audit: AuditContext) -> dict[str, Any]:
     """GET /v1/med/user: own profile, encrypted private key and legacy subscription stats."""
     profile = (
-        Profile.objects.for_user(user)
-        .filter(auth_id=user.id)
-        .select_related("private_key")
-        .first()
+        Profile.objects.for_user(user).filter(auth_id=user.id).select_related("private_key").first()
     )
     if profile is None:
         raise NotFound()
     key = getattr(profile, "private_key", None) if _has_key(profile) else None
     if key is not None:
-        audit_record(audit, record_type="private_key", action="read", record_id=profile.pk,
-                     profile_id=profile.pk)
+        audit_record(
+            audit,
+            record_type="private_key",
+            action="read",
+            record_id=profile.pk,
+            profile_id=profile.pk,
+        )
     subscription = Subscription.objects.for_user(user).first()
     scans = (
         subscription.scans_base + subscription.scans_credits - subscription.scans_used
@@ -96,3 +125,317 @@ def profile_links_list(*, user: SupabaseUser) -> list[dict[str, Any]]:
         .order_by("created_at", "id")
     )
     return [{"profiles": profile_payload(link.profile), "status": link.status} for link in links]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _uuid(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+# ---------------------------------------------------------------- profiles
+
+
+def profile_row_payload(profile: Profile) -> dict[str, Any]:
+    """A whole `profiles` row, as PostgREST returns it after insert/update `.select()`."""
+    return {
+        "id": str(profile.pk),
+        "auth_id": _uuid(profile.auth_id),
+        "owner_id": _uuid(profile.owner_id),
+        "fullName": profile.full_name,
+        "avatarUrl": profile.avatar_url,
+        "subscription": profile.subscription,
+        "publicKey": profile.public_key,
+        "language": profile.language,
+        "email": profile.email,
+        "updated_at": _iso(profile.updated_at),
+    }
+
+
+def profile_link_get(*, user: SupabaseUser, profile_id: UUID) -> dict[str, Any]:
+    """GET /v1/med/profiles/{pid}: the caller's link to that profile (404 when none)."""
+    link = (
+        ProfileLink.objects.for_user(user)
+        .filter(parent_id=user.id, profile_id=profile_id)
+        .select_related("profile")
+        .order_by("created_at", "id")
+        .first()
+    )
+    if link is None:
+        raise NotFound()
+    profile = link.profile
+    return {
+        "profiles": {
+            "id": str(profile.pk),
+            "fullName": profile.full_name,
+            "language": profile.language,
+            "avatarUrl": profile.avatar_url,
+            "publicKey": profile.public_key,
+        },
+        "status": link.status,
+    }
+
+
+def profile_visible(*, user: SupabaseUser, profile_id: UUID) -> Profile:
+    """A profile the caller may see, or NotFound (identical for missing and foreign ids)."""
+    profile = Profile.objects.for_user(user).filter(pk=profile_id).first()
+    if profile is None:
+        raise NotFound()
+    return profile
+
+
+# ---------------------------------------------------------------- documents
+
+
+def parse_document_types(raw: str | None) -> list[str]:
+    """`?types=a,b` → known document types; empty items are ignored, unknown ones refused."""
+    if raw is None:
+        return list(DOCUMENT_TYPES)
+    types = [item.strip() for item in raw.split(",") if item.strip()]
+    unknown = [item for item in types if item not in DOCUMENT_TYPES]
+    if unknown:
+        raise InvalidInput(
+            "Invalid document type",
+            code="invalid_document_type",
+            fields={"types": [f"Unknown document type: {item[:32]}" for item in unknown[:5]]},
+        )
+    return types or list(DOCUMENT_TYPES)
+
+
+def _key_row(key: Key) -> dict[str, Any]:
+    return {
+        "id": str(key.pk),
+        "created_at": _iso(key.created_at),
+        "document_id": str(key.document_id),
+        "owner_id": str(key.owner_id),
+        "user_id": str(key.user_id),
+        "key": key.key,
+        "author_id": str(key.author_id),
+    }
+
+
+def _caller_keys(user: SupabaseUser) -> Prefetch[Any]:
+    return Prefetch(
+        "keys",
+        queryset=Key.objects.for_user(user).filter(user_id=user.id).order_by("created_at", "id"),
+        to_attr="caller_keys",
+    )
+
+
+def documents_list(
+    *,
+    user: SupabaseUser,
+    audit: AuditContext,
+    profile_id: UUID,
+    types: Sequence[str],
+    full: bool,
+) -> list[dict[str, Any]]:
+    """Documents of a visible profile the caller holds a grant for, with its own grants only."""
+    # The client decrypts with `keys[0]`: other recipients' grants must never come first.
+    profile_visible(user=user, profile_id=profile_id)
+    fields = ["id", "metadata", "type", "profile_id", "author_id", "created_at"]
+    if full:
+        fields += ["content", "attachments"]
+    documents = list(
+        Document.objects.for_user(user)
+        .filter(profile_id=profile_id, type__in=list(types))
+        .only(*fields)
+        .prefetch_related(_caller_keys(user))
+        .order_by("created_at", "id")
+    )
+    items = []
+    for document in documents:
+        item: dict[str, Any] = {
+            "id": str(document.pk),
+            "metadata": document.metadata,
+            "type": document.type,
+            "user_id": str(document.profile_id),
+            "author_id": str(document.author_id),
+            "keys": [_key_row(key) for key in document.caller_keys],  # type: ignore[attr-defined]
+        }
+        if full:
+            item["content"] = document.content
+            item["attachments"] = list(document.attachments or [])
+        items.append(item)
+    if documents:
+        audit_records(
+            audit,
+            record_type="document",
+            action="list",
+            rows=[(document.pk, document.profile_id) for document in documents],
+        )
+        audit_records(
+            audit,
+            record_type="key",
+            action="list",
+            rows=[
+                (key.pk, document.profile_id)
+                for document in documents
+                for key in document.caller_keys  # type: ignore[attr-defined]
+            ],
+        )
+    return items
+
+
+def document_get(
+    *, user: SupabaseUser, audit: AuditContext, profile_id: UUID, document_id: UUID
+) -> dict[str, Any]:
+    """GET …/documents/{did}: one document with the caller's grant(s), or 404."""
+    document = (
+        Document.objects.for_user(user)
+        .in_visible_profile(user, profile_id)
+        .filter(pk=document_id)
+        .prefetch_related(_caller_keys(user))
+        .first()
+    )
+    if document is None:
+        raise NotFound()
+    keys: list[Key] = document.caller_keys  # type: ignore[attr-defined]
+    audit_record(
+        audit,
+        record_type="document",
+        action="read",
+        record_id=document.pk,
+        profile_id=document.profile_id,
+    )
+    audit_records(
+        audit,
+        record_type="key",
+        action="read",
+        rows=[(key.pk, document.profile_id) for key in keys],
+    )
+    return {
+        "id": str(document.pk),
+        "metadata": document.metadata,
+        "content": document.content,
+        "type": document.type,
+        "attachments": list(document.attachments or []),
+        "user_id": str(document.profile_id),
+        "author_id": str(document.author_id),
+        "keys": [{"key": key.key, "owner_id": str(key.owner_id)} for key in keys],
+    }
+
+
+# ---------------------------------------------------------------- attachments and avatars
+
+
+def attachment_reachable(*, user: SupabaseUser, path: str) -> bool:
+    """The caller uploaded the object, or a document it holds a grant for refers to it."""
+    if not valid_attachment_path(path):
+        return False
+    if attachment_owner(path) == user.id:
+        return True
+    candidates = Document.objects.for_user(user).mentioning(path).only("attachments")
+    return any(
+        attachment_path_from_ref(ref) == path
+        for document in candidates
+        for ref in document.attachments or []
+    )
+
+
+def attachment_read(*, user: SupabaseUser, audit: AuditContext, path: str) -> bytes:
+    """GET …/attachments?path=: the stored ciphertext, byte for byte (404 when unreachable)."""
+    if not attachment_reachable(user=user, path=path):
+        raise NotFound()
+    try:
+        data = get_storage().get(BUCKET_ATTACHMENTS, path)
+    except ObjectNotFound as exc:
+        raise NotFound() from exc
+    audit_record(audit, record_type="attachment", action="read", record_id=path)
+    return data
+
+
+def avatar_read(
+    *, user: SupabaseUser, audit: AuditContext, profile_id: UUID, filename: str
+) -> tuple[bytes, str]:
+    """GET …/avatar?path=: the image of a profile the caller may see, with its sniffed type."""
+    profile = profile_visible(user=user, profile_id=profile_id)
+    name = avatar_object_name(profile.pk, filename)
+    if name is None:
+        raise NotFound()
+    try:
+        data = get_storage().get(BUCKET_AVATARS, name)
+    except ObjectNotFound as exc:
+        raise NotFound() from exc
+    audit_record(
+        audit, record_type="avatar", action="read", record_id=profile.pk, profile_id=profile.pk
+    )
+    return data, sniff_image(data) or "application/octet-stream"
+
+
+# ---------------------------------------------------------------- billing catalogue
+
+
+def tier_payload(tier: SubscriptionTier) -> dict[str, Any]:
+    """A whole `subscription_tiers` row, as `select("*")` returns it."""
+    return {
+        "id": tier.id,
+        "name": tier.name,
+        "profile_limit": tier.profile_limit,
+        "scan_limit": tier.scan_limit,
+        "price_monthly_eur": tier.price_monthly_eur,
+        "price_yearly_eur": tier.price_yearly_eur,
+        "stripe_product_id": tier.stripe_product_id,
+        "stripe_price_monthly_eur": tier.stripe_price_monthly_eur,
+        "stripe_price_yearly_eur": tier.stripe_price_yearly_eur,
+        "apple_product_id_monthly": tier.apple_product_id_monthly,
+        "apple_product_id_yearly": tier.apple_product_id_yearly,
+        "google_product_id_monthly": tier.google_product_id_monthly,
+        "google_product_id_yearly": tier.google_product_id_yearly,
+        "is_active": tier.is_active,
+        "sort_order": tier.sort_order,
+        "created_at": _iso(tier.created_at),
+    }
+
+
+def pack_payload(pack: ScanPack) -> dict[str, Any]:
+    """A whole `scan_packs` row, as `select("*")` returns it."""
+    return {
+        "id": pack.id,
+        "name": pack.name,
+        "scans": pack.scans,
+        "price_eur": pack.price_eur,
+        "stripe_price_id": pack.stripe_price_id,
+        "apple_product_id": pack.apple_product_id,
+        "google_product_id": pack.google_product_id,
+        "is_active": pack.is_active,
+        "created_at": _iso(pack.created_at),
+    }
+
+
+def tiers_list() -> list[dict[str, Any]]:
+    """GET /v1/billing/tiers: active tiers by sort order."""
+    tiers = SubscriptionTier.objects.filter(is_active=True).order_by("sort_order", "id")
+    return [tier_payload(tier) for tier in tiers]
+
+
+def packs_list() -> list[dict[str, Any]]:
+    """GET /v1/billing/packs: active scan packs."""
+    packs = ScanPack.objects.filter(is_active=True).order_by("scans", "id")
+    return [pack_payload(pack) for pack in packs]
+
+
+def subscription_payload(subscription: Subscription) -> dict[str, Any]:
+    """Every `subscriptions` column, as `select("*")` returns it."""
+    return {
+        "id": str(subscription.pk),
+        "profiles": subscription.profiles,
+        "scans": subscription.scans,
+        "updated_at": _iso(subscription.updated_at),
+        "tier_id": subscription.tier_id,
+        "status": subscription.status,
+        "source": subscription.source,
+        "stripe_customer_id": subscription.stripe_customer_id,
+        "stripe_subscription_id": subscription.stripe_subscription_id,
+        "apple_original_transaction_id": subscription.apple_original_transaction_id,
+        "google_purchase_token": subscription.google_purchase_token,
+        "current_period_start": _iso(subscription.current_period_start),
+        "current_period_end": _iso(subscription.current_period_end),
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+        "scans_base": subscription.scans_base,
+        "scans_used": subscription.scans_used,
+        "scans_credits": subscription.scans_credits,
+        "scans_reset_at": _iso(subscription.scans_reset_at),
+    }

@@ -54,8 +54,9 @@ def test_old_keys_still_decrypt_and_rotation_moves_values_to_the_newest(alice, s
 def test_legacy_plaintext_is_read_and_encrypted_by_rotation(alice):
     PrivateKey.objects.create(profile_id=alice.id, private_key="ENC")
     with connection.cursor() as cursor:
-        cursor.execute("update private_keys set key_pass = %s where id = %s",
-                       [PASSPHRASE, alice.id])
+        cursor.execute(
+            "update private_keys set key_pass = %s where id = %s", [PASSPHRASE, alice.id]
+        )
     assert PrivateKey.objects.get(pk=alice.id).key_pass == PASSPHRASE
     call_command("rotate_field_keys", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert raw_key_pass(alice.id).startswith(f"{PREFIX}:")

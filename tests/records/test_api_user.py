@@ -10,9 +10,13 @@ from crypto_app.primitives import bcrypt_hash
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLink
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_ok]
 
-PEM_PUBLIC = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----"
+PEM_PUBLIC = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n"
+    "-----END PUBLIC KEY-----"
+)
 ENC_PRIVATE = "c2FsdHNhbHRzYWx0c2FsdGl2aXZpdml2aXZjaXBoZXJ0ZXh0dGFn" * 40
 
 
@@ -26,10 +30,18 @@ def onboarding_body(**overrides: Any) -> dict[str, Any]:
         "privateKey": ENC_PRIVATE,
         "key_hash": bcrypt_hash("correct horse"),
         "documents": [
-            {"type": "health", "metadata": "bWV0YQ==", "content": "Y29udGVudA==",
-             "keys": [{"key": "d3JhcHBlZC1rZXktMQ=="}]},
-            {"type": "profile", "metadata": "bWV0YTI=", "content": "Y29udGVudDI=",
-             "keys": [{"key": "d3JhcHBlZC1rZXktMg=="}]},
+            {
+                "type": "health",
+                "metadata": "bWV0YQ==",
+                "content": "Y29udGVudA==",
+                "keys": [{"key": "d3JhcHBlZC1rZXktMQ=="}],
+            },
+            {
+                "type": "profile",
+                "metadata": "bWV0YTI=",
+                "content": "Y29udGVudDI=",
+                "keys": [{"key": "d3JhcHBlZC1rZXktMg=="}],
+            },
         ],
     }
     body.update(overrides)
@@ -45,7 +57,10 @@ def test_it_returns_a_not_onboarded_user_for_a_new_account(alice, client_for):
     assert body["fullName"] is None
     assert body["private_keys"] is None
     assert body["subscriptionStats"] == {
-        "profiles": 5, "scans": 10, "default_scans": 10, "default_profiles": 5,
+        "profiles": 5,
+        "scans": 10,
+        "default_scans": 10,
+        "default_profiles": 5,
     }
 
 
@@ -72,8 +87,13 @@ def test_it_onboards_with_two_root_documents(alice, client_for):
     assert body["language"] == "en"
     assert body["private_keys"]["privateKey"] == ENC_PRIVATE
     assert set(body["private_keys"]) == {
-        "privateKey", "key_hash", "key_pass", "key_derivation_method",
-        "passkey_credential_id", "passkey_prf_salt", "recovery_encrypted_key",
+        "privateKey",
+        "key_hash",
+        "key_pass",
+        "key_derivation_method",
+        "passkey_credential_id",
+        "passkey_prf_salt",
+        "recovery_encrypted_key",
     }
     assert body["private_keys"]["key_pass"] is None
 
@@ -82,8 +102,12 @@ def test_it_onboards_with_two_root_documents(alice, client_for):
     assert documents[0].content == "Y29udGVudA=="
     keys = Key.objects.filter(document__profile_id=alice.id)
     assert {(k.user_id, k.owner_id, k.author_id) for k in keys} == {(alice.id, alice.id, alice.id)}
-    assert AuditEvent.objects.filter(actor_id=alice.id, record_type="document",
-                                     action="create").count() == 2
+    assert (
+        AuditEvent.objects.filter(
+            actor_id=alice.id, record_type="document", action="create"
+        ).count()
+        == 2
+    )
 
 
 def test_it_checks_the_passphrase_against_the_key_hash(alice, client_for):
@@ -136,8 +160,9 @@ def test_it_rejects_bad_documents_and_stores_nothing(alice, client_for, document
 
 
 def test_it_lists_linked_profiles_in_the_client_shape(alice, bob, client_for):
-    child = Profile.objects.create(full_name="Child", owner_id=alice.id, language="cs",
-                                   public_key=PEM_PUBLIC)
+    child = Profile.objects.create(
+        full_name="Child", owner_id=alice.id, language="cs", public_key=PEM_PUBLIC
+    )
     ProfileLink.objects.create(parent_id=alice.id, profile=child, status="approved")
     ProfileLink.objects.create(parent_id=bob.id, profile_id=bob.id, status="approved")
 
@@ -146,8 +171,12 @@ def test_it_lists_linked_profiles_in_the_client_shape(alice, bob, client_for):
     assert response.json() == [
         {
             "profiles": {
-                "id": str(child.pk), "auth_id": None, "owner_id": str(alice.id),
-                "fullName": "Child", "language": "cs", "avatarUrl": None,
+                "id": str(child.pk),
+                "auth_id": None,
+                "owner_id": str(alice.id),
+                "fullName": "Child",
+                "language": "cs",
+                "avatarUrl": None,
                 "publicKey": PEM_PUBLIC,
             },
             "status": "approved",

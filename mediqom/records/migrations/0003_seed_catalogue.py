@@ -7,12 +7,33 @@ from typing import Any
 from django.db import migrations
 
 TIERS = [
-    {"id": "free", "name": "Free", "profile_limit": 1, "scan_limit": 5,
-     "price_monthly_eur": 0, "price_yearly_eur": 0, "sort_order": 0},
-    {"id": "caretaker", "name": "Caretaker", "profile_limit": 3, "scan_limit": 50,
-     "price_monthly_eur": 499, "price_yearly_eur": 4900, "sort_order": 1},
-    {"id": "family", "name": "Family", "profile_limit": None, "scan_limit": 200,
-     "price_monthly_eur": 999, "price_yearly_eur": 9900, "sort_order": 2},
+    {
+        "id": "free",
+        "name": "Free",
+        "profile_limit": 1,
+        "scan_limit": 5,
+        "price_monthly_eur": 0,
+        "price_yearly_eur": 0,
+        "sort_order": 0,
+    },
+    {
+        "id": "caretaker",
+        "name": "Caretaker",
+        "profile_limit": 3,
+        "scan_limit": 50,
+        "price_monthly_eur": 499,
+        "price_yearly_eur": 4900,
+        "sort_order": 1,
+    },
+    {
+        "id": "family",
+        "name": "Family",
+        "profile_limit": None,
+        "scan_limit": 200,
+        "price_monthly_eur": 999,
+        "price_yearly_eur": 9900,
+        "sort_order": 2,
+    },
 ]
 
 

@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('records', '0003_seed_catalogue'),
+        ("records", "0003_seed_catalogue"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='key',
-            name='document',
-            field=models.ForeignKey(db_column='document_id', on_delete=django.db.models.deletion.DO_NOTHING, related_name='keys', to='records.document'),
+            model_name="key",
+            name="document",
+            field=models.ForeignKey(
+                db_column="document_id",
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="keys",
+                to="records.document",
+            ),
         ),
     ]
