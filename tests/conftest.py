@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -65,22 +67,25 @@ def token_for(user: SupabaseUser, **extra: Any) -> str:
     return mint_token(user.id, email=user.email, extra=extra or None)
 
 
-@pytest.fixture
-def alice(db: None) -> SupabaseUser:
+def persona(email: str) -> SupabaseUser:
+    """A user whose profile exists, as after its first authenticated request."""
     from mediqom.records.services import profile_ensure
 
-    user = make_user("alice@example.test")
+    user = make_user(email)
     profile_ensure(user=user)
     return user
+
+
+@pytest.fixture
+def alice(db: None) -> SupabaseUser:
+    """The owner of the records under test."""
+    return persona("alice@example.test")
 
 
 @pytest.fixture
 def bob(db: None) -> SupabaseUser:
-    from mediqom.records.services import profile_ensure
-
-    user = make_user("bob@example.test")
-    profile_ensure(user=user)
-    return user
+    """A stranger who must see nothing of Alice's."""
+    return persona("bob@example.test")
 
 
 @pytest.fixture
@@ -94,6 +99,21 @@ def client_for() -> Callable[[SupabaseUser | None], APIClient]:
         return client
 
     return build
+
+
+@pytest.fixture
+def configured_output() -> Iterator[io.StringIO]:
+    """What the handler that settings.LOGGING installs really writes (its filters included)."""
+    logger = logging.getLogger("mediqom")
+    handler = logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield stream
+    logger.setLevel(level)
+    handler.setStream(previous)
 
 
 @pytest.fixture

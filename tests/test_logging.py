@@ -100,21 +100,6 @@ def test_areas_are_the_seeds_namespaces():
         get_logger("nonsense")
 
 
-@pytest.fixture
-def configured_output():
-    """The output of the handler settings.LOGGING really installs (filters included)."""
-    handler = logging.getLogger("mediqom").handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    logger = logging.getLogger("mediqom")
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    yield stream
-    logger.setLevel(level)
-    handler.setStream(previous)
-
-
 @pytest.mark.django_db
 def test_a_request_logs_no_token_and_carries_its_request_id(client_for, alice, configured_output):
     from tests.conftest import token_for

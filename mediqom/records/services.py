@@ -336,16 +336,22 @@ def profile_create(
     return profile
 
 
-@transaction.atomic
-def profile_rename(
-    *, user: SupabaseUser, audit: AuditContext, profile_id: UUID, full_name: str
-) -> Profile:
-    """Rename the caller's own or owned profile (403 if only linked, 404 if not visible)."""
+def _changeable_profile(user: SupabaseUser, profile_id: UUID) -> Profile:
+    """The caller's own or owned profile: 404 when invisible, 403 when only linked."""
     profile = Profile.objects.for_user(user).filter(pk=profile_id).first()
     if profile is None:
         raise NotFound()
     if profile.owner_id != user.id and profile.pk != user.id:
         raise Forbidden()
+    return profile
+
+
+@transaction.atomic
+def profile_rename(
+    *, user: SupabaseUser, audit: AuditContext, profile_id: UUID, full_name: str
+) -> Profile:
+    """Rename the caller's own or owned profile (403 if only linked, 404 if not visible)."""
+    profile = _changeable_profile(user, profile_id)
     profile.full_name = full_name
     profile.updated_at = timezone.now()
     profile.save(update_fields=["full_name", "updated_at"])
@@ -544,11 +550,7 @@ def avatar_upload(
     *, user: SupabaseUser, audit: AuditContext, profile_id: UUID, file: str, filename: str
 ) -> str:
     """Store a real PNG/JPEG/GIF/WebP avatar (sniffed by content) and set `avatarUrl`."""
-    profile = Profile.objects.for_user(user).filter(pk=profile_id).first()
-    if profile is None:
-        raise NotFound()
-    if profile.owner_id != user.id and profile.pk != user.id:
-        raise Forbidden()
+    profile = _changeable_profile(user, profile_id)
     name = avatar_object_name(profile.pk, filename)
     if name is None:
         raise InvalidInput(

@@ -7,7 +7,6 @@ every attempt leaves one `recovery_attempts` row, also when its request fails.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -538,21 +537,6 @@ def test_every_attempt_leaves_exactly_one_row(alice, recovery_key):
 
 
 # --------------------------------------------------------------------------- secrets
-
-
-@pytest.fixture
-def configured_output() -> Iterator[io.StringIO]:
-    """The output of the handler settings.LOGGING really installs (filters included)."""
-    handler = logging.getLogger("mediqom").handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    logger = logging.getLogger("mediqom")
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    yield stream
-    logger.setLevel(level)
-    handler.setStream(previous)
 
 
 class RawRecords(logging.Handler):
