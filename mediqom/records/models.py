@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from crypto_app.fields import EncryptedTextField
@@ -41,13 +42,15 @@ class Profile(models.Model):
     subscription = models.TextField(default="individual")
     public_key = models.TextField(db_column="publicKey", null=True, blank=True)
     language = models.TextField(default="cs", null=True, blank=True)
-    email = models.TextField(null=True, blank=True, db_index=True)
+    email = models.TextField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = ProfileQuerySet.as_manager()
 
     class Meta:
         db_table = "profiles"
+        # recovery looks accounts up by email, case-insensitively (`email__iexact` = UPPER())
+        indexes = [models.Index(Upper("email"), name="profiles_email_upper_idx")]
 
     def __str__(self) -> str:
         return f"profile {self.id}"
