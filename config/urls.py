@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from mediqom.api import views as core_views
+from mediqom.api.exceptions import json_not_found
 
 v1_patterns: list[URLPattern | URLResolver] = [
     path("", include("mediqom.records.api.urls")),
@@ -16,6 +17,8 @@ if settings.MEDIQOM_ENABLE_API_DOCS:
         path("schema", SpectacularAPIView.as_view(), name="schema"),
         path("docs", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     ]
+# Anything else under /v1 (also ids that are not UUIDs) is the JSON 404, even with DEBUG on.
+v1_patterns.append(re_path(r"^[\s\S]*$", json_not_found))
 
 urlpatterns = [
     path("", core_views.landing, name="landing"),

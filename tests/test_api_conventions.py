@@ -144,3 +144,14 @@ def test_the_client_ip_comes_from_the_trusted_proxy_only(settings):
     assert client_ip(request) == "203.0.113.9"  # the address our one proxy saw
     settings.MEDIQOM_TRUSTED_PROXY_COUNT = 3
     assert client_ip(request) == "10.0.0.2"  # fewer hops than configured: fall back
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete", "patch"])
+@pytest.mark.parametrize(
+    "path", ["/v1/med/profiles/not-a-uuid", "/v1/med/profiles/null,null/documents/x", "/v1/a\nb"]
+)
+def test_unmatched_v1_paths_are_a_json_404_even_in_debug(alice, client_for, settings, method, path):
+    settings.DEBUG = True
+    response = getattr(client_for(alice), method)(path)
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found", "code": "not_found", "fields": {}}

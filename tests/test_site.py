@@ -88,7 +88,7 @@ def _v1_routes() -> set[str]:
             text = prefix + str(pattern.pattern)
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, text)
-            elif text.startswith("v1/") and text not in ("v1/schema", "v1/docs"):
+            elif text.startswith("v1/") and text not in ("v1/schema", "v1/docs", r"v1/^[\s\S]*$"):
                 routes.add(
                     "/" + text.replace("<uuid:", "{").replace("<str:", "{").replace(">", "}")
                 )

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -98,6 +99,7 @@ def _view_name(context: dict[str, Any]) -> str:
     return type(view).__name__ if view is not None else "?"
 
 
+@csrf_exempt  # also the catch-all of /v1: an unknown DELETE is a 404, not a CSRF 403
 def json_not_found(request: Any, exception: Exception | None = None) -> JsonResponse:
     """handler404: JSON envelope for unknown routes."""
     return JsonResponse(envelope("Not found", "not_found"), status=404)

@@ -46,6 +46,7 @@ _PRIVATE_KEYS = inline_serializer(
         "passkey_prf_salt": serializers.CharField(allow_null=True),
         "recovery_encrypted_key": serializers.CharField(allow_null=True),
     },
+    allow_null=True,  # null until onboarding
 )
 _PROFILE = inline_serializer(
     "LinkedProfile",
@@ -89,7 +90,9 @@ _KEY_ROW = inline_serializer(
     },
     many=True,
 )
-_PATH = OpenApiParameter("path", str, required=True, description="Stored object path")
+_PATH = OpenApiParameter(
+    "path", str, required=True, allow_blank=False, description="Stored object path"
+)
 _PID = OpenApiParameter("pid", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _DID = OpenApiParameter("did", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _TIER_FIELDS: dict[str, serializers.Field] = {  # type: ignore[type-arg]
