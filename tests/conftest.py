@@ -24,14 +24,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import psycopg
 
     try:
-        psycopg.connect(
+        connection = psycopg.connect(
             host=db.get("HOST") or None,
             port=db.get("PORT") or None,
             user=db.get("USER") or None,
             password=db.get("PASSWORD") or None,
             dbname=db.get("NAME") or "postgres",
             connect_timeout=5,
-        ).close()
+            autocommit=True,
+        )
     except psycopg.OperationalError as exc:
         where = f"{db.get('HOST') or 'local socket'}:{db.get('PORT') or 5432}"
         pytest.exit(
@@ -40,6 +41,38 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "(postgres://USER:PASSWORD@HOST:PORT/DBNAME).",
             returncode=3,
         )
+    with connection:
+        _drop_abandoned_test_databases(connection)
+
+
+def _drop_abandoned_test_databases(connection: Any) -> None:
+    """Drop `test_mediqom_<pid>` databases left by killed runs (their process is gone).
+
+    A database still in use (another machine's run with the same pid) refuses DROP; skip it.
+    """
+    import psycopg
+
+    with connection.cursor() as cursor:
+        cursor.execute("select datname from pg_database where datname ~ '^test_mediqom_[0-9]+$'")
+        names = [row[0] for row in cursor.fetchall()]
+        for name in names:
+            pid = int(name.rsplit("_", 1)[1])
+            if pid == os.getpid() or _process_alive(pid):
+                continue
+            try:
+                cursor.execute(f'drop database if exists "{name}"')
+            except psycopg.Error:
+                continue
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # Every table holding user data; each has row-level security on PostgreSQL.
