@@ -206,8 +206,12 @@ def build_logging_config(*, level: str, namespaces: list[str], json_lines: bool)
         "loggers": {
             "mediqom": {"handlers": ["console"], "level": level, "propagate": False},
             "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-            # `runserver` (Daphne) prints its access log itself; don't print it twice
-            "django.channels.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            # Daphne's access log: once, through our handler (request id, redaction)
+            "django.channels.server": {
+                "handlers": ["console"],
+                "level": "INFO",
+                "propagate": False,
+            },
         },
     }
 
