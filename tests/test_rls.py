@@ -10,19 +10,9 @@ from django.db import DatabaseError, connection, transaction
 from mediqom.audit.models import AuditEvent
 from mediqom.db.rls import rls_context
 from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLink
+from tests.conftest import USER_TABLES
 
 pytestmark = pytest.mark.django_db
-
-ALL_USER_TABLES = [
-    "profiles",
-    "private_keys",
-    "profiles_links",
-    "documents",
-    "keys",
-    "subscriptions",
-    "recovery_attempts",
-    "audit_log",
-]
 
 
 @pytest.fixture
@@ -46,10 +36,10 @@ def test_every_user_owned_table_has_rls_enabled():
     with connection.cursor() as cursor:
         cursor.execute(
             "select relname from pg_class where relname = any(%s) and relrowsecurity",
-            [ALL_USER_TABLES],
+            [USER_TABLES],
         )
         enabled = {row[0] for row in cursor.fetchall()}
-    assert enabled == set(ALL_USER_TABLES)
+    assert enabled == set(USER_TABLES)
 
 
 def test_every_policy_column_is_indexed():
@@ -72,7 +62,7 @@ def test_every_policy_column_is_indexed():
                join pg_class t on t.oid = i.indrelid
                join pg_attribute a on a.attrelid = t.oid and a.attnum = i.indkey[0]
                where t.relname = any(%s)""",
-            [ALL_USER_TABLES],
+            [USER_TABLES],
         )
         indexed = set(cursor.fetchall())
     assert wanted <= indexed, wanted - indexed

@@ -63,7 +63,7 @@ def user_get(*, user: SupabaseUser, audit: AuditContext) -> dict[str, Any]:
     )
     if profile is None:
         raise NotFound()
-    key = getattr(profile, "private_key", None) if _has_key(profile) else None
+    key = _private_key_of(profile)
     if key is not None:
         audit_record(
             audit,
@@ -96,12 +96,12 @@ def user_get(*, user: SupabaseUser, audit: AuditContext) -> dict[str, Any]:
     }
 
 
-def _has_key(profile: Profile) -> bool:
+def _private_key_of(profile: Profile) -> PrivateKey | None:
+    """The profile's key row, loaded by select_related (None before onboarding)."""
     try:
-        profile.private_key  # noqa: B018 - loaded by select_related
+        return profile.private_key
     except PrivateKey.DoesNotExist:
-        return False
-    return True
+        return None
 
 
 def profile_payload(profile: Profile) -> dict[str, Any]:
