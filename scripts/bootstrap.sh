@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    --constraint requirements.lock -e '.[dev]'
+    --constraint requirements.lock -e '.[dev,bench]'
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

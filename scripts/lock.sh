@@ -7,6 +7,6 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 python3.11 -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
-"$tmp/venv/bin/pip" install --quiet --disable-pip-version-check -e '.[dev]'
+"$tmp/venv/bin/pip" install --quiet --disable-pip-version-check -e '.[dev,bench]'
 "$tmp/venv/bin/pip" freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 echo "requirements.lock: $(wc -l < requirements.lock) packages"
