@@ -18,7 +18,7 @@ from mediqom.billing.stripe_client import (
     tier_price_id,
 )
 from mediqom.db.rls import service_context
-from mediqom.errors import ApiError, Conflict, InvalidInput, NotFound
+from mediqom.errors import ApiError, Conflict, InvalidInput
 from mediqom.logging import get_logger
 from mediqom.records import quotas
 from mediqom.records.models import ScanPack, Subscription, SubscriptionTier
@@ -142,29 +142,6 @@ def portal_create(*, user: SupabaseUser, return_url: str) -> dict[str, str]:
         log.error("stripe portal failed: %s", type(exc).__name__)
         raise StripeUnavailable() from exc
     return {"url": str(portal.url)}
-
-
-def checkout_session_status(*, user: SupabaseUser, session_id: str) -> dict[str, Any]:
-    """Status of one of the caller's checkout sessions (anyone else's: the 404 of a missing one)."""
-    client = stripe_client()
-    if not CheckoutSession.objects.for_user(user).filter(pk=session_id).exists():
-        raise NotFound()
-    try:
-        session = client.v1.checkout.sessions.retrieve(session_id)
-    except stripe.InvalidRequestError as exc:
-        if exc.code == "resource_missing":
-            raise NotFound() from exc
-        log.error("stripe session status failed: %s", type(exc).__name__)
-        raise StripeUnavailable() from exc
-    except stripe.StripeError as exc:
-        log.error("stripe session status failed: %s", type(exc).__name__)
-        raise StripeUnavailable() from exc
-    details = getattr(session, "customer_details", None)
-    return {
-        "status": getattr(session, "status", None),
-        "paymentStatus": getattr(session, "payment_status", None),
-        "customerEmail": getattr(details, "email", None) if details else None,
-    }
 
 
 # ---------------------------------------------------------------- beta applications

@@ -130,6 +130,7 @@ def beta_application_parse(body: Any) -> tuple[dict[str, Any] | None, dict[str, 
                 data[field] = value
     email = text("email")
     if email is not None:
+        email = email.strip()
         try:
             if len(email) > _EMAIL_MAX:
                 raise DjangoValidationError("too long")

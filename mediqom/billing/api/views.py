@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from mediqom.api.base import AuthedRequest, BaseApi, client_ip, parse
 from mediqom.api.schema import ERROR_RESPONSES
-from mediqom.billing import services
+from mediqom.billing import selectors, services
 from mediqom.billing.api.serializers import CheckoutInput, PortalInput, beta_application_parse
 from mediqom.billing.stripe_client import require_configured
 from mediqom.billing.webhook import webhook_receive
@@ -114,7 +114,7 @@ class StripeSessionStatusApi(_StripeApi):
         session_id = str(request.query_params.get("session_id") or "")
         if not session_id or len(session_id) > 255:
             raise InvalidInput("session_id is required", code="session_id_required")
-        return Response(services.checkout_session_status(user=request.user, session_id=session_id))
+        return Response(selectors.checkout_session_status(user=request.user, session_id=session_id))
 
 
 class StripeWebhookApi(APIView):
