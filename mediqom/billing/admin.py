@@ -22,7 +22,7 @@ class BetaApplicationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     actions = ("approve", "reject")
     # What the applicant sent stays as sent; staff change the status and notes only.
     readonly_fields = (
-        "id", "created_at", "updated_at", "profile", "user_type", "problem_description",
+        "id", "created_at", "updated_at", "profile_id", "user_type", "problem_description",
         "current_solution", "data_volume", "timeline", "name", "email", "phone",
         "organization", "country", "language", "additional_info", "beta_agreement",
         "feedback_agreement", "confidentiality_agreement", "terms_agreement", "email_sent_at",
@@ -58,9 +58,9 @@ class BetaApplicationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(PurchaseEvent)
 class PurchaseEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "event_type", "user", "tier_id", "scans_added", "amount")
+    list_display = ("created_at", "event_type", "user_id", "tier_id", "scans_added", "amount")
     list_filter = ("event_type", "source")
-    search_fields = ("user__id", "external_id", "idempotency_key")
+    search_fields = ("external_id", "idempotency_key")
     ordering = ("-created_at",)
 
 
@@ -74,7 +74,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
 @admin.register(CheckoutSession)
 class CheckoutSessionAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "id", "user", "mode", "ui_mode", "tier_id", "pack_id")
+    list_display = ("created_at", "id", "user_id", "mode", "ui_mode", "tier_id", "pack_id")
     list_filter = ("mode", "ui_mode")
-    search_fields = ("id", "user__id")
+    search_fields = ("id",)
     ordering = ("-created_at",)

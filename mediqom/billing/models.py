@@ -14,7 +14,6 @@ from django.db import models
 from django.utils import timezone
 
 from mediqom.billing.querysets import CheckoutSessionQuerySet, PurchaseEventQuerySet
-from mediqom.records.models import Profile
 
 BILLING_CYCLES = ("monthly", "yearly")
 
@@ -26,9 +25,9 @@ class CheckoutSession(models.Model):
     UI_MODES = ("hosted", "embedded")
 
     id = models.TextField(primary_key=True)  # Stripe's cs_… id
-    user = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="+", db_column="user_id"
-    )
+    # A foreign key to profiles(id) ON DELETE CASCADE in the database (migration 0003), not in
+    # Django: deleting a (family) profile as the user must not make Django touch this table.
+    user_id = models.UUIDField()
     mode = models.TextField()
     ui_mode = models.TextField(default="hosted")
     tier_id = models.TextField(null=True, blank=True)
@@ -40,7 +39,7 @@ class CheckoutSession(models.Model):
 
     class Meta:
         db_table = "billing_checkout_sessions"
-        indexes = [models.Index(fields=["user"], name="billing_checkout_user_idx")]
+        indexes = [models.Index(fields=["user_id"], name="billing_checkout_user_idx")]
 
     def __str__(self) -> str:
         return f"checkout {self.id}"
@@ -64,9 +63,7 @@ class PurchaseEvent(models.Model):
     )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="+", db_column="user_id"
-    )
+    user_id = models.UUIDField()  # → profiles(id) ON DELETE CASCADE, in the database only
     event_type = models.TextField()
     source = models.TextField()
     amount = models.IntegerField(null=True, blank=True)  # cents
@@ -82,7 +79,7 @@ class PurchaseEvent(models.Model):
 
     class Meta:
         db_table = "purchase_history"
-        indexes = [models.Index(fields=["user"], name="purchase_history_user_idx")]
+        indexes = [models.Index(fields=["user_id"], name="purchase_history_user_idx")]
 
     def __str__(self) -> str:
         return f"{self.event_type} of {self.user_id}"
@@ -133,14 +130,8 @@ class BetaApplication(models.Model):
         default="pending", choices=[(s, s.capitalize()) for s in STATUSES], db_index=True
     )
     admin_notes = models.TextField(null=True, blank=True)
-    profile = models.ForeignKey(
-        Profile,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_column="profile_id",
-    )
+    # → profiles(id) ON DELETE SET NULL, in the database only (as the two tables above)
+    profile_id = models.UUIDField(null=True, blank=True)
     user_type = models.TextField(choices=[(v, v) for v in USER_TYPES])
     problem_description = models.TextField()
     current_solution = models.TextField()

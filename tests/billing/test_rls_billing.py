@@ -69,3 +69,16 @@ def test_the_policy_columns_are_indexed():
         )
         indexed = set(cursor.fetchall())
     assert {("billing_checkout_sessions", "user_id"), ("purchase_history", "user_id")} <= indexed
+
+
+def test_deleting_the_account_removes_its_billing_rows(
+    alice_billing, alice, client_for, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIQOM_STORAGE_BACKEND = "local"
+    settings.SUPABASE_URL = ""
+    response = client_for(alice).delete("/v1/user/delete")
+    assert response.status_code == 200, response.content
+    assert not CheckoutSession.objects.filter(user_id=alice.id).exists()
+    assert not PurchaseEvent.objects.filter(user_id=alice.id).exists()
+    assert StripeEvent.objects.count() == 1  # the event log is the server's, not the user's
