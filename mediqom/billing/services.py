@@ -57,13 +57,14 @@ def _product(
     return price, metadata, row
 
 
-def _customer_id(client: stripe.StripeClient, *, user: SupabaseUser) -> str:
+def _customer_id(
+    client: stripe.StripeClient, *, user: SupabaseUser, subscription: Subscription
+) -> str:
     """The caller's Stripe customer, created (and stored) on first checkout.
 
     The subscription row stays locked until the request commits, so two parallel checkouts
     of one user make one customer; Stripe's idempotency key covers a rolled-back request.
     """
-    subscription = quotas.subscription_ensure(user=user)
     if subscription.stripe_customer_id:
         return subscription.stripe_customer_id
     params: dict[str, Any] = {"metadata": {"user_id": str(user.id), "source": "mediqom"}}
@@ -91,6 +92,17 @@ def checkout_create(
     client = stripe_client()
     price, metadata, row = _product(tier_id=tier_id, billing_cycle=billing_cycle, pack_id=pack_id)
     metadata = {"user_id": str(user.id), **metadata}
+    subscription = quotas.subscription_ensure(user=user)  # locked until the request commits
+    if (
+        row["mode"] == "subscription"
+        and subscription.stripe_subscription_id
+        and subscription.status in ("active", "trialing", "past_due")
+    ):
+        # A second Stripe subscription would bill twice; plan changes go through the portal.
+        raise Conflict(
+            "A subscription is already active; change it in the billing portal",
+            code="subscription_active",
+        )
     params: dict[str, Any] = {
         "mode": row["mode"],
         "line_items": [{"price": price, "quantity": 1}],
@@ -112,7 +124,7 @@ def checkout_create(
         )
         params["cancel_url"] = _with_query(return_url, "canceled=true")
     try:
-        params["customer"] = _customer_id(client, user=user)
+        params["customer"] = _customer_id(client, user=user, subscription=subscription)
         session = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
     except stripe.StripeError as exc:
         log.error("stripe checkout failed: %s", type(exc).__name__)
