@@ -93,16 +93,6 @@ def checkout_create(
     price, metadata, row = _product(tier_id=tier_id, billing_cycle=billing_cycle, pack_id=pack_id)
     metadata = {"user_id": str(user.id), **metadata}
     subscription = quotas.subscription_ensure(user=user)  # locked until the request commits
-    if (
-        row["mode"] == "subscription"
-        and subscription.stripe_subscription_id
-        and subscription.status in ("active", "trialing", "past_due")
-    ):
-        # A second Stripe subscription would bill twice; plan changes go through the portal.
-        raise Conflict(
-            "A subscription is already active; change it in the billing portal",
-            code="subscription_active",
-        )
     params: dict[str, Any] = {
         "mode": row["mode"],
         "line_items": [{"price": price, "quantity": 1}],

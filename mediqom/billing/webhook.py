@@ -24,7 +24,12 @@ from django.utils import timezone
 
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.billing.models import CheckoutSession, PurchaseEvent, StripeEvent
-from mediqom.billing.stripe_client import tier_for_price
+from mediqom.billing.stripe_client import (
+    StripeNotConfigured,
+    StripeUnavailable,
+    stripe_client,
+    tier_for_price,
+)
 from mediqom.errors import ApiError, InvalidInput
 from mediqom.logging import get_logger
 from mediqom.records import quotas
@@ -286,6 +291,12 @@ def _subscription_checkout(
         subscription.stripe_customer_id
     )
     stale = subscription_id is not None and _is_stale(record, subscription_id)
+    replaced = subscription.stripe_subscription_id
+    detail = "state_not_applied_newer_exists" if stale else ""
+    if not stale and replaced and subscription_id and replaced != subscription_id:
+        # A plan change through a new checkout (the client's "upgrade to"): end the plan it
+        # replaces, or the user would be billed for both.
+        detail = _cancel_replaced(replaced)
     if not stale:
         _set_tier(subscription, tier)
         subscription.status = "active"
@@ -307,7 +318,27 @@ def _subscription_checkout(
             "subscription_id": subscription_id,
         },
     )
-    return _Result("processed", user_id, "state_not_applied_newer_exists" if stale else "")
+    return _Result("processed", user_id, detail)
+
+
+def _cancel_replaced(subscription_id: str) -> str:
+    """Cancel (prorated) the Stripe subscription a new one replaces; the detail to record."""
+    try:
+        client = stripe_client()
+    except StripeNotConfigured:
+        log.error("replaced stripe subscription not canceled: no STRIPE_SECRET_KEY")
+        return "replaced_subscription_not_canceled"
+    try:
+        client.v1.subscriptions.cancel(subscription_id, params={"prorate": True})
+    except stripe.InvalidRequestError as exc:
+        # Gone or already canceled (e.g. a retried delivery after a rollback): nothing to end.
+        if exc.code != "resource_missing" and "canceled" not in str(exc.user_message or ""):
+            raise StripeUnavailable() from exc
+    except stripe.StripeError as exc:
+        # 502: the transaction (and the event row) rolls back, so Stripe's retry runs it again.
+        log.error("canceling a replaced stripe subscription failed: %s", type(exc).__name__)
+        raise StripeUnavailable() from exc
+    return "replaced_subscription_canceled"
 
 
 def _pack_checkout(

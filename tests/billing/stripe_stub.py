@@ -45,6 +45,7 @@ class StripeStub:
     requests: list[StubRequest] = field(default_factory=list)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (status, body) answered to every API call while set
     fail_with: tuple[int, dict[str, Any]] | None = None
     counter: int = 0
@@ -159,6 +160,21 @@ def _handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
                     "return_url": p.get("return_url"),
                     "url": f"https://billing.stripe.test/p/session/{portal_id}",
                 }
+            if request.method == "DELETE" and request.path.startswith("/v1/subscriptions/"):
+                subscription_id = request.path.rsplit("/", 1)[1]
+                subscription = stub.subscriptions.get(subscription_id)
+                if subscription is None:
+                    return _error(
+                        404, f"No such subscription: '{subscription_id}'", "resource_missing"
+                    )
+                if subscription["status"] == "canceled":
+                    return _error(
+                        400,
+                        "A canceled subscription can only update its cancellation_details"
+                        " and metadata.",
+                    )
+                subscription["status"] = "canceled"
+                return 200, subscription
             return _error(404, f"Unrecognized request URL ({request.method}: {request.path})")
 
         def do_GET(self) -> None:

@@ -390,6 +390,90 @@ def test_a_failed_renewal_payment_marks_the_subscription_past_due(stripe_on, ali
     assert ("subscription_renewed", None, None, 499, "EUR", "in_2") in state(alice.id)["purchases"]
 
 
+def test_a_plan_change_through_checkout_ends_the_replaced_subscription(stripe_on, alice, anonymous):
+    t = int(time.time())
+    stripe_on.subscriptions["sub_old"] = {
+        "id": "sub_old",
+        "object": "subscription",
+        "status": "active",
+    }
+    deliver(
+        anonymous,
+        event(
+            "customer.subscription.created",
+            stripe_subscription(alice.id, subscription="sub_old"),
+            created=t,
+        ),
+    )
+    change = deliver(
+        anonymous,
+        event(
+            "checkout.session.completed",
+            subscription_checkout(alice.id, tier="family", subscription="sub_new"),
+            created=t + 10,
+        ),
+    )
+    assert change.json()["outcome"] == "processed"
+    [cancel] = stripe_on.calls("DELETE", "/v1/subscriptions/sub_old")
+    assert cancel.params == {"prorate": "true"}
+    assert (
+        StripeEvent.objects.get(pk=change.json()["event_id"]).detail
+        == "replaced_subscription_canceled"
+    )
+    sub = state(alice.id)["subscription"]
+    assert (sub["tier_id"], sub["stripe_subscription_id"], sub["scans_base"]) == (
+        "family",
+        "sub_new",
+        200,
+    )
+    # Stripe then reports the old one deleted: the user keeps the new plan
+    gone = deliver(
+        anonymous,
+        event(
+            "customer.subscription.deleted",
+            stripe_subscription(alice.id, subscription="sub_old", status="canceled"),
+            created=t + 11,
+        ),
+    )
+    assert gone.json()["outcome"] == "ignored"
+    assert state(alice.id)["subscription"]["tier_id"] == "family"
+
+
+def test_a_stripe_failure_while_ending_the_old_plan_rolls_everything_back(
+    stripe_on, alice, anonymous
+):
+    t = int(time.time())
+    stripe_on.subscriptions["sub_old"] = {
+        "id": "sub_old",
+        "object": "subscription",
+        "status": "active",
+    }
+    deliver(
+        anonymous,
+        event(
+            "customer.subscription.created",
+            stripe_subscription(alice.id, subscription="sub_old"),
+            created=t,
+        ),
+    )
+    before, recorded = state(alice.id), StripeEvent.objects.count()
+    body = event(
+        "checkout.session.completed",
+        subscription_checkout(alice.id, tier="family", subscription="sub_new"),
+        created=t + 10,
+    )
+    stripe_on.fail_with = (500, {"error": {"type": "api_error", "message": "down"}})
+    failed = deliver(anonymous, body)
+    assert (failed.status_code, failed.json()["code"]) == (502, "stripe_error")
+    assert state(alice.id) == before
+    assert StripeEvent.objects.count() == recorded  # not recorded: Stripe's retry runs it again
+    stripe_on.fail_with = None
+    stripe_on.subscriptions["sub_old"]["status"] = "canceled"  # the first attempt got through
+    retried = deliver(anonymous, body)
+    assert retried.json()["outcome"] == "processed"
+    assert state(alice.id)["subscription"]["tier_id"] == "family"
+
+
 # ---------------------------------------------------------------- real concurrency
 
 
