@@ -228,3 +228,44 @@ def test_staff_review_applications_in_the_admin(anonymous, admin_client):
     stored.refresh_from_db()
     assert stored.status == "approved"
     assert stored.approved_at is not None
+
+
+def test_the_billing_rows_are_listed_read_only_in_the_admin(admin_client):
+    for model in ("purchaseevent", "stripeevent", "checkoutsession"):
+        assert admin_client.get(f"/admin/billing/{model}/").status_code == 200
+        assert admin_client.get(f"/admin/billing/{model}/add/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_applications_with_one_email_store_one():
+    """Four submissions released together, each on its own thread and connection."""
+    import threading
+
+    from mediqom.billing import services
+    from mediqom.billing.api.serializers import beta_application_parse
+    from mediqom.errors import Conflict
+
+    count = 4
+    barrier = threading.Barrier(count)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def apply(n: int) -> None:
+        try:
+            data, problems = beta_application_parse(application(name=f"Applicant {n}"))
+            barrier.wait(timeout=10)
+            results.append(services.beta_apply(ip=f"192.0.2.{n}", data=data, errors=problems))
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=apply, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 1
+    assert [type(error) for error in errors] == [Conflict] * (count - 1)
+    assert all(error.extra == {"status": "pending"} for error in errors)  # type: ignore[attr-defined]
+    assert BetaApplication.objects.count() == 1
