@@ -271,3 +271,52 @@ def test_every_new_route_is_in_the_openapi_schema(client_for):
     ]:
         assert "security" not in paths[path][method], (path, method)
     assert paths["/v1/billing/stripe/checkout"]["post"]["security"] == [{"supabaseJWT": []}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_first_checkouts_of_one_user_make_one_customer(stripe_stub, live_server):
+    """Four first checkouts released together over real HTTP (own threads and connections):
+    the locked subscription row makes them share one Stripe customer."""
+    import json
+    import threading
+    import urllib.request
+
+    from django.db import connection
+
+    from tests.billing.conftest import reseed_catalogue
+    from tests.conftest import persona, token_for
+
+    reseed_catalogue()
+    alice = persona("alice@example.test")
+    token = token_for(alice)
+    count = 4
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def checkout() -> None:
+        try:
+            request = urllib.request.Request(  # noqa: S310 - our local test server
+                f"{live_server.url}/v1/billing/stripe/checkout",
+                data=json.dumps({"pack_id": "pack_50", "return_url": RETURN}).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            barrier.wait(timeout=10)
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                statuses.append(response.status)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=checkout) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    connection.close()
+    assert errors == []
+    assert statuses == [200] * count
+    assert len(stripe_stub.calls("POST", "/v1/customers")) == 1
+    customers = {r.params["customer"] for r in stripe_stub.calls("POST", "/v1/checkout/sessions")}
+    assert customers == {Subscription.objects.get(pk=alice.id).stripe_customer_id}
+    assert CheckoutSession.objects.filter(user_id=alice.id).count() == count
