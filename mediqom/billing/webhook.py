@@ -138,10 +138,19 @@ def _object_id(event_type: str, obj: dict[str, Any]) -> str | None:
     if event_type.startswith("customer.subscription."):
         return _str(obj.get("id"))
     if event_type.startswith("invoice."):
-        return _ref(obj.get("subscription")) or _str(obj.get("id"))
+        return _invoice_subscription(obj) or _str(obj.get("id"))
     if event_type.startswith("checkout.session."):
         return _ref(obj.get("subscription")) or _str(obj.get("id"))
     return _str(obj.get("id"))
+
+
+def _invoice_subscription(invoice: dict[str, Any]) -> str | None:
+    """The invoice's subscription: top-level before Stripe API 2025-03-31, under
+    `parent.subscription_details` since."""
+    parent = invoice.get("parent")
+    details = parent.get("subscription_details") if isinstance(parent, dict) else None
+    nested = details.get("subscription") if isinstance(details, dict) else None
+    return _ref(invoice.get("subscription")) or _ref(nested)
 
 
 def _str(value: Any) -> str | None:
@@ -465,7 +474,7 @@ def _invoice_paid(event: dict[str, Any], invoice: dict[str, Any], record: Stripe
         return _Result("ignored", detail="not_a_renewal")
     user_id = _user_for(
         metadata_user=None,
-        subscription_id=_ref(invoice.get("subscription")),
+        subscription_id=_invoice_subscription(invoice),
         customer_id=_ref(invoice.get("customer")),
     )
     if user_id is None:
@@ -482,7 +491,7 @@ def _invoice_paid(event: dict[str, Any], invoice: dict[str, Any], record: Stripe
 
 
 def _invoice_failed(event: dict[str, Any], invoice: dict[str, Any], record: StripeEvent) -> _Result:
-    subscription_id = _ref(invoice.get("subscription"))
+    subscription_id = _invoice_subscription(invoice)
     user_id = _user_for(
         metadata_user=None,
         subscription_id=subscription_id,

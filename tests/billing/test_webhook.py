@@ -390,6 +390,34 @@ def test_a_failed_renewal_payment_marks_the_subscription_past_due(stripe_on, ali
     assert ("subscription_renewed", None, None, 499, "EUR", "in_2") in state(alice.id)["purchases"]
 
 
+def test_invoices_of_the_current_api_version_name_the_subscription_under_parent(
+    stripe_on, alice, anonymous
+):
+    t = int(time.time())
+    deliver(
+        anonymous,
+        event("customer.subscription.created", stripe_subscription(alice.id), created=t - 100),
+    )
+    invoice = {
+        "id": "in_3",
+        "object": "invoice",
+        "customer": "cus_test_alice",
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": "sub_test_1", "metadata": {}},
+        },
+        "amount_due": 499,
+        "currency": "eur",
+        "attempt_count": 2,
+    }
+    assert (
+        deliver(anonymous, event("invoice.payment_failed", invoice, created=t)).json()["outcome"]
+        == "processed"
+    )
+    assert state(alice.id)["subscription"]["status"] == "past_due"
+    assert StripeEvent.objects.get(type="invoice.payment_failed").object_id == "sub_test_1"
+
+
 def test_a_plan_change_through_checkout_ends_the_replaced_subscription(stripe_on, alice, anonymous):
     t = int(time.time())
     stripe_on.subscriptions["sub_old"] = {
