@@ -85,6 +85,8 @@ USER_TABLES = [
     "subscriptions",
     "recovery_attempts",
     "audit_log",
+    "billing_checkout_sessions",
+    "purchase_history",
 ]
 
 
@@ -158,16 +160,7 @@ def rls_disabled(db: None) -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield
         return
-    tables = [
-        "profiles",
-        "private_keys",
-        "profiles_links",
-        "documents",
-        "keys",
-        "subscriptions",
-        "recovery_attempts",
-        "audit_log",
-    ]
+    tables = USER_TABLES
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f'alter table "{table}" disable row level security')
