@@ -174,4 +174,22 @@ def rls_disabled(db: None) -> Iterator[None]:
     yield
 
 
+def _flush_past_the_audit_truncate_guard() -> None:
+    """Transactional tests are emptied with TRUNCATE, which audit_log refuses (audit migration
+    0003). Only this test harness gets past it: the flush runs with triggers off for its own
+    transaction (`SET LOCAL session_replication_role = replica`, needs a superuser login)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self: Any, style: Any, tables: Any, **kwargs: Any) -> list[str]:
+        statements: list[str] = original(self, style, tables, **kwargs)
+        if not statements:
+            return statements
+        return ["SET LOCAL session_replication_role = replica", *statements]
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+
+
+_flush_past_the_audit_truncate_guard()
 os.environ.setdefault("MEDIQOM_TEST_RUN", "1")

@@ -58,3 +58,10 @@ def test_audit_rows_hold_no_ciphertext(alice, client_for):
     values = " ".join(str(v) for row in AuditEvent.objects.values() for v in row.values())
     assert ENC_PRIVATE[:40] not in values
     assert "bWV0YQ==" not in values
+
+
+def test_the_database_refuses_truncate_even_for_the_owner(event):
+    with pytest.raises(DatabaseError) as raised, transaction.atomic(), connection.cursor() as c:
+        c.execute("truncate audit_log")
+    assert "append-only" in str(raised.value)
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
