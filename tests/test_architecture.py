@@ -62,6 +62,51 @@ def test_no_user_owned_query_bypasses_for_user_in_selectors():
     assert offenders == []
 
 
+UNSCOPED_REASON = re.compile(r"#\s*unscoped:\s*\S")
+
+
+def unscoped_manager_uses(path: Path, root: Path = ROOT) -> list[str]:
+    """`<Model>.objects.<method>` reads, updates and deletes that do not start with for_user()
+    and have no `# unscoped: <why>` comment on their line or the line above it.
+    Inserts (create, bulk_create) are checked by the RLS insert policies instead; catalogue
+    tables hold no user data."""
+    catalogue = {"SubscriptionTier", "ScanPack"}
+    allowed = {"for_user", "create", "bulk_create"}
+    text = path.read_text()
+    lines = text.splitlines()
+    offenders = []
+    for match in re.finditer(r"(\w+)\.objects\s*\.\s*(\w+)", text):
+        model, method = match.groups()
+        if model in catalogue or method in allowed:
+            continue
+        line = text.count("\n", 0, match.start())
+        if not any(UNSCOPED_REASON.search(near) for near in lines[max(line - 1, 0) : line + 1]):
+            offenders.append(f"{path.relative_to(root)}:{line + 1}:{model}.objects.{method}")
+    return offenders
+
+
+def test_services_and_quotas_use_unscoped_managers_only_where_a_comment_says_why():
+    files = python_files("services.py") + python_files("quotas.py")
+    assert any(p.name == "quotas.py" for p in files)
+    assert [o for path in files for o in unscoped_manager_uses(path)] == []
+
+
+def test_the_unscoped_manager_rule_catches_chains_split_over_lines(tmp_path):
+    sample = tmp_path / "services.py"
+    sample.write_text(
+        """a = Profile.objects.for_user(user).get(pk=1)
+b = Profile.objects.create(id=1)
+c = (Document.objects
+    .filter(pk=1))
+# unscoped: recovery by email
+d = PrivateKey.objects.filter(email=e)
+e = Key.objects.filter(pk=2).delete()  # no reason given
+"""
+    )
+    found = [o.split(":", 2)[2] for o in unscoped_manager_uses(sample, tmp_path)]
+    assert found == ["Document.objects.filter", "Key.objects.filter"]
+
+
 def test_every_module_uses_postponed_annotations():
     missing = [
         str(p.relative_to(ROOT))
