@@ -88,6 +88,13 @@ USER_TABLES = [
 ]
 
 
+def ok(response: Any, status: int = 200) -> Any:
+    """The response, once its status is the expected one: tests check the status first, then
+    the body or the database."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    return response
+
+
 def make_user(email: str | None = None) -> SupabaseUser:
     user_id = uuid.uuid4()
     email = email or f"{user_id.hex[:8]}@example.test"

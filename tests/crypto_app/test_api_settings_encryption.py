@@ -10,6 +10,7 @@ from django.db import connection
 from crypto_app.primitives import generate_recovery_key, recovery_encrypt, recovery_key_hash
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import PrivateKey, RecoveryAttempt
+from tests.conftest import ok
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +99,7 @@ def test_it_switches_to_a_passkey_and_stores_its_parameters(alice, client_for):
 
 def test_it_records_the_change_in_recovery_attempts_and_the_audit_log(alice, client_for):
     key_row(alice)
-    client_for(alice).post(URL, body(), format="json")
+    ok(client_for(alice).post(URL, body(), format="json"))
 
     attempt = RecoveryAttempt.objects.get()
     assert attempt.user_id == alice.id
@@ -144,8 +145,10 @@ def test_it_keeps_existing_recovery_data_when_none_is_sent(alice, client_for):
         recovery_key_hash=recovery_key_hash(recovery_key),
     )
     before = snapshot(alice)
-    client_for(alice).post(
-        URL, body(recovery_encrypted_key=None, recovery_key_hash=""), format="json"
+    ok(
+        client_for(alice).post(
+            URL, body(recovery_encrypted_key=None, recovery_key_hash=""), format="json"
+        )
     )
     after = snapshot(alice)
     for column in ("recovery_encrypted_key", "recovery_key_hash", "recovery_created_at"):
