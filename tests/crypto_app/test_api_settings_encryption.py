@@ -256,3 +256,17 @@ def test_it_cannot_reach_a_virtual_profile_key_through_this_endpoint(alice, clie
     response = client_for(alice).post(URL, body(), format="json")
     assert response.status_code == 404
     assert PrivateKey.objects.get(pk=child.pk).private_key == OLD_PRIVATE
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, ["x"]])
+def test_non_string_key_material_is_a_400_and_writes_nothing(alice, client_for, value):
+    """Numbers are not silently turned into ciphertext text (found by schemathesis)."""
+    key_row(alice)
+    before = snapshot(alice)
+    payload = body()
+    payload["newCredentials"].update(recovery_encrypted_key=value, recovery_key_hash="A" * 43 + "=")
+    response = client_for(alice).post(URL, payload, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert "recovery_encrypted_key" in response.json()["fields"]["newCredentials"]
+    assert snapshot(alice) == before

@@ -254,3 +254,18 @@ def test_a_document_is_reached_only_through_its_own_profile(alice, client_for):
         )
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
     assert Document.objects.filter(pk=did).exists()
+
+
+@pytest.mark.parametrize(
+    ("full", "status", "with_content"),
+    [("true", 200, True), ("false", 200, False), ("yes", 400, False), ("", 400, False)],
+)
+def test_full_is_true_or_false(world, full, status, with_content):
+    response = world.client.get(f"/v1/med/profiles/{world.id}/documents?full={full}")
+    assert response.status_code == status, response.content
+    if status == 200:
+        rows = response.json()
+        assert rows
+        assert {("content" in row, "attachments" in row) for row in rows} == {(with_content,) * 2}
+    else:
+        assert response.json()["code"] == "invalid_query"

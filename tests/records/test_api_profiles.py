@@ -179,3 +179,17 @@ def test_a_family_avatar_is_uploaded_by_its_owner(world, bob, client_for):
         f"/v1/med/profiles/{world.family_id}/avatar", body, format="json"
     )
     assert response.status_code == 403  # Bob sees the profile through his link, may not change it
+
+
+@pytest.mark.parametrize("link_type", ["parnet", "", "PARENT"])
+def test_an_unknown_link_type_is_a_400_and_deletes_nothing(world, link_type):
+    """A typo must not fall back to "delete the family profile" (found by schemathesis)."""
+    response = world.client.delete(f"/v1/med/profiles/{world.family_id}?link_type={link_type}")
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "message": "Invalid link_type",
+        "code": "invalid_query",
+        "fields": {"link_type": ["Must be one of: parent"]},
+    }
+    assert Profile.objects.filter(pk=world.family_id).exists()
+    assert ProfileLink.objects.filter(profile_id=world.family_id).exists()
