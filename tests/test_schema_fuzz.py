@@ -82,7 +82,12 @@ def server(tmp_path: Path, settings: Any) -> Any:
     }
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        [
+            str(VENV_BIN / "daphne"),
+            *("-b", "127.0.0.1", "-p", str(port)),
+            *("--access-log", str(tmp_path / "access.log")),
+            "config.asgi:application",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -141,6 +146,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, tmp_
             str(TIME_BUDGET_SECONDS),
             "--max-examples",
             "40",
+            "--workers",
+            "2",
             "--seed",
             os.environ.get("MEDIQOM_FUZZ_SEED", "20261202"),
             "--no-color",
@@ -152,8 +159,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, tmp_
         check=False,
     )
     report = completed.stdout + completed.stderr
-    assert completed.returncode == 0, report[-20000:]
+    server_log = server["log"].read_text()
+    assert completed.returncode == 0, (
+        report[-15000:] + "\n--- server log ---\n" + server_log[-8000:]
+    )
     tested = re.search(r"Tested: (\d+)", report)
     assert tested is not None, report[-5000:]
     assert int(tested.group(1)) >= 20, report[-5000:]
-    assert "Traceback" not in server["log"].read_text()
+    assert "Traceback" not in server_log
