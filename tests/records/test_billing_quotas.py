@@ -232,6 +232,9 @@ def test_parallel_family_profiles_respect_the_limit(alice):
             key_hash="h",
         )
 
+    # The subscription row exists first: only its row lock serialises the limit check (an
+    # insert of a missing row would serialise the two threads by itself).
+    subscription_ensure(user=alice)
     results, errors = run_in_parallel(create)
     assert len(results) == 1
     assert [type(error) for error in errors] == [Forbidden]
