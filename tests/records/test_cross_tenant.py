@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLink
+from tests.conftest import ok
 from tests.records.conftest import NOT_FOUND, World, data_url, document_body, stored_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_ok]
@@ -197,9 +198,9 @@ def test_no_token_is_a_legacy_401_on_user_routes(client_for, method, url):
 
 def test_bob_cannot_list_alice_in_his_profiles_or_see_her_user(world, bob, client_for):
     client = client_for(bob)
-    assert client.get("/v1/med/profiles").json() == []
-    assert client.get("/v1/med/user").json()["id"] == str(bob.id)
-    assert client.get("/v1/billing/subscription").json()["id"] == str(bob.id)
+    assert ok(client.get("/v1/med/profiles")).json() == []
+    assert ok(client.get("/v1/med/user")).json()["id"] == str(bob.id)
+    assert ok(client.get("/v1/billing/subscription")).json()["id"] == str(bob.id)
 
 
 WRITE_ROUTES = [
