@@ -167,6 +167,7 @@ def beta_apply(*, ip: str, data: dict[str, Any] | None, errors: dict[str, Any] |
         )
     email = ratelimit.normalize_email(data["email"])
     with service_context():
+        # unscoped: beta applications are anonymous (no user owns them); looked up by email
         existing = BetaApplication.objects.filter(email__iexact=email).first()
         if existing is not None:
             raise _already_applied(existing.status)
@@ -174,6 +175,7 @@ def beta_apply(*, ip: str, data: dict[str, Any] | None, errors: dict[str, Any] |
             with transaction.atomic():
                 application = BetaApplication.objects.create(**{**data, "email": email})
         except IntegrityError:  # a parallel application with the same email won
+            # unscoped: the same anonymous lookup by email
             found = BetaApplication.objects.filter(email__iexact=email).first()
             raise _already_applied(found.status if found else "pending") from None
     log.info("beta application stored")
@@ -195,11 +197,10 @@ def beta_status(*, ip: str, email: str) -> dict[str, Any]:
     if not email.strip():
         raise ApiError("Email parameter is required", code="email_required", legacy_error=True)
     with service_context():
-        row = (
-            BetaApplication.objects.filter(email__iexact=ratelimit.normalize_email(email))
-            .values("status", "created_at")
-            .first()
-        )
+        email = ratelimit.normalize_email(email)
+        # unscoped: the anonymous status lookup by email (status and date only)
+        found = BetaApplication.objects.filter(email__iexact=email)
+        row = found.values("status", "created_at").first()
     if row is None:
         raise ApiError("No application found", code="not_found", status=404, legacy_error=True)
     return {"success": True, "status": row["status"], "created_at": row["created_at"]}

@@ -9,6 +9,7 @@ import pytest
 
 from mediqom.billing.models import CheckoutSession
 from mediqom.records.models import Subscription
+from tests.conftest import ok
 
 pytestmark = pytest.mark.django_db
 
@@ -174,8 +175,8 @@ def test_the_billing_cycle_message_matches_the_reference(stripe_stub, alice, cli
     response = client_for(alice).post(
         "/v1/billing/stripe/checkout", {"tier_id": "caretaker", "return_url": RETURN}, format="json"
     )
-    assert (
-        response.json()["message"] == 'billing_cycle: billing_cycle must be "monthly" or "yearly"'
+    assert ok(response, 400).json()["message"] == (
+        'billing_cycle: billing_cycle must be "monthly" or "yearly"'
     )
 
 
@@ -206,9 +207,10 @@ def test_the_portal_opens_for_the_callers_customer_only(stripe_stub, alice, clie
     none_yet = client.post("/v1/billing/stripe/portal", {"return_url": RETURN}, format="json")
     assert (none_yet.status_code, none_yet.json()["message"]) == (400, "No billing account found")
     assert stripe_stub.requests == []
-    client.post(
+    checkout = client.post(
         "/v1/billing/stripe/checkout", {"pack_id": "pack_50", "return_url": RETURN}, format="json"
     )
+    ok(checkout)
     customer_id = Subscription.objects.get(pk=alice.id).stripe_customer_id
     response = client.post("/v1/billing/stripe/portal", {"return_url": RETURN}, format="json")
     assert response.status_code == 200
@@ -221,10 +223,10 @@ def test_session_status_of_the_callers_session(stripe_stub, alice, client_for):
     client = client_for(alice)
     created = client.post(
         "/v1/billing/stripe/checkout", {"pack_id": "pack_50", "return_url": RETURN}, format="json"
-    ).json()
-    session_id = created["session_id"]
+    )
+    session_id = ok(created).json()["session_id"]
     open_status = client.get(f"/v1/billing/stripe/session-status?session_id={session_id}")
-    assert open_status.json() == {
+    assert ok(open_status).json() == {
         "status": "open",
         "paymentStatus": "unpaid",
         "customerEmail": None,
@@ -233,7 +235,7 @@ def test_session_status_of_the_callers_session(stripe_stub, alice, client_for):
         status="complete", payment_status="paid", customer_details={"email": "alice@example.test"}
     )
     done = client.get(f"/v1/billing/stripe/session-status?session_id={session_id}")
-    assert done.json() == {
+    assert ok(done).json() == {
         "status": "complete",
         "paymentStatus": "paid",
         "customerEmail": "alice@example.test",

@@ -266,6 +266,7 @@ def test_bob_gets_the_404_of_a_random_id_for_alices_checkout_session(request, la
     on_alice = bob_client.get(f"/v1/billing/stripe/session-status?session_id={session_id}")
     assert (on_alice.status_code, on_alice.json()) == (404, NOT_FOUND)
     on_random = bob_client.get("/v1/billing/stripe/session-status?session_id=cs_test_random")
+    assert on_random.status_code == 404
     assert on_random.content == on_alice.content
     assert stub.requests == []  # Stripe was never asked about Alice's session
 
@@ -299,5 +300,5 @@ def test_bobs_checkout_never_uses_alices_customer(request, layer):
     alice = request.getfixturevalue("alice")
     assert Subscription.objects.get(pk=alice.id).stripe_customer_id == alice_customer
     assert CheckoutSession.objects.get(pk=session_id).user_id == alice.id
-    subscription = bob_client.get("/v1/billing/subscription").json()
+    subscription = ok(bob_client.get("/v1/billing/subscription")).json()
     assert subscription["stripe_customer_id"] == session.params["customer"]
