@@ -65,6 +65,20 @@ def is_ucum(code: str) -> bool:
     return True
 
 
+def _number(value: object) -> float | None:
+    """A signal's value as a number: the client's schema carries it as a dot-decimal string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    return None
+
+
 def _id(*parts: object) -> str:
     return str(uuid.uuid5(_NAMESPACE, "|".join(str(p) for p in parts)))
 
@@ -80,7 +94,9 @@ def _quantity(value: float, unit: str | None, ucum: str | None) -> dict[str, Any
 
 
 def _observation(signal: dict[str, Any], *, date: str | None) -> dict[str, Any]:
-    code: dict[str, Any] = {"text": signal.get("name") or signal.get("signal")}
+    code: dict[str, Any] = {
+        "text": signal.get("name") or signal.get("display") or signal.get("signal")
+    }
     loinc = signal.get("loinc")
     if loinc and loinc in loinc_codes():
         code["coding"] = [{"system": LOINC, "code": loinc, "display": signal.get("loincDisplay")}]
@@ -96,15 +112,15 @@ def _observation(signal: dict[str, Any], *, date: str | None) -> dict[str, Any]:
         ],
         "code": code,
     }
-    value = signal.get("value")
-    if isinstance(value, int | float):
-        quantity = _quantity(float(value), signal.get("unit"), signal.get("ucum"))
+    value = _number(signal.get("value"))
+    if value is not None:
+        quantity = _quantity(value, signal.get("unit"), signal.get("ucum"))
         comparator = _COMPARATORS.get(str(signal.get("comparator") or ""))
         if comparator:
             quantity["comparator"] = comparator
         observation["valueQuantity"] = quantity
-    elif value is not None:
-        observation["valueString"] = str(value)
+    elif signal.get("value") not in (None, ""):
+        observation["valueString"] = str(signal["value"])[:1000]
     low_high = signal.get("referenceRange") or {}
     reference: dict[str, Any] = {}
     for bound in ("low", "high"):
@@ -128,9 +144,9 @@ def _observation(signal: dict[str, Any], *, date: str | None) -> dict[str, Any]:
     when = signal.get("date") or date
     if when:
         observation["effectiveDateTime"] = when
-    source = signal.get("source")
-    if isinstance(source, dict) and source.get("page") is not None:
-        observation["note"] = [{"text": f"Read from page {source['page']}"}]
+    evidence = signal.get("evidence")
+    if isinstance(evidence, dict) and isinstance(evidence.get("page"), int):
+        observation["note"] = [{"text": f"Read from page {evidence['page']}"}]
     return observation
 
 
@@ -141,7 +157,7 @@ def build_bundle(analysis: dict[str, Any]) -> dict[str, Any]:
     category = str(analysis.get("category") or report.get("category") or "general")
     title = str(analysis.get("title") or report.get("title") or "Report")
     signals = [s for s in analysis.get("signals") or [] if isinstance(s, dict)]
-    seed = _id(title, date, len(signals), *(s.get("source", {}).get("text") for s in signals))
+    seed = _id(title, date, *((s.get("signal"), s.get("value")) for s in signals))
     entries: list[dict[str, Any]] = []
     results = []
     for index, signal in enumerate(signals):

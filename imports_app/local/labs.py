@@ -70,13 +70,16 @@ class LabValue:
     loinc: tuple[str, str] | None = field(default=None)
 
     def as_signal(self, *, date: str | None) -> dict[str, Any]:
-        """The contract's `core.signals` item, plus what FHIR needs (loinc, ucum, range, flag)."""
+        """The client's `core.signals` item (signal key, value as a dot-decimal string, reference
+        "low - high", specimen in `source`), plus what FHIR needs (loinc, ucum, range, flag) and
+        `evidence`: the page and the line the value was read from."""
         abnormal = self.flag in {"H", "L", "HH", "LL", "A"}
         critical = self.flag in {"HH", "LL"}
         return {
-            "signal": self.analyte.display if self.analyte else self.name,
+            "signal": self.analyte.key if self.analyte else _snake(self.name),
             "name": self.name,
-            "value": self.value,
+            "display": self.analyte.display if self.analyte else self.name,
+            "value": self.value_text.replace(",", "."),
             "valueText": self.value_text,
             "valueType": "number",
             "comparator": self.comparator,
@@ -91,9 +94,23 @@ class LabValue:
             "labCategory": self.analyte.category if self.analyte else None,
             "loinc": self.loinc[0] if self.loinc else None,
             "loincDisplay": self.loinc[1] if self.loinc else None,
-            "searchTerms": self.analyte.all_names() if self.analyte else [self.name.lower()],
-            "source": {"page": self.page, "text": self.line},
+            "searchTerms": self._search_terms(),
+            "source": "blood" if self.analyte else "",
+            "evidence": {"page": self.page, "text": self.line},
         }
+
+    def _search_terms(self) -> list[str]:
+        if self.analyte is None:
+            return [self.name.lower()]
+        return [*(self.loinc[:1] if self.loinc else ()), *self.analyte.all_names()]
+
+
+def _snake(name: str) -> str:
+    return "_".join(re.findall(r"[^\W_]+", name.lower()))
+
+
+def _dots(text: str) -> str:
+    return text.replace(",", ".")
 
 
 def to_float(text: str) -> float:
@@ -143,15 +160,20 @@ def _take_range(text: str) -> tuple[float | None, float | None, str | None, str]
         low, high = to_float(between.group("low")), to_float(between.group("high"))
         if low <= high:
             rest = text[: between.start()] + " " + text[between.end() :]
-            return low, high, f"{between.group('low')}-{between.group('high')}", rest
+            return (
+                low,
+                high,
+                f"{_dots(between.group('low'))} - {_dots(between.group('high'))}",
+                rest,
+            )
     limit = _RANGE_LIMIT.search(text)
     if limit:
         op = limit.group("op").lower()
         bound = to_float(limit.group("limit"))
         rest = text[: limit.start()] + " " + text[limit.end() :]
         if op in {"<", "<=", "≤", "bis", "do", "unter", "pod", "up to", "under", "below"}:
-            return None, bound, f"<{limit.group('limit')}", rest
-        return bound, None, f">{limit.group('limit')}", rest
+            return None, bound, f"< {_dots(limit.group('limit'))}", rest
+        return bound, None, f"> {_dots(limit.group('limit'))}", rest
     return None, None, None, text
 
 

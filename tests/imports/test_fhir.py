@@ -119,7 +119,7 @@ def test_a_unit_that_is_not_ucum_keeps_its_text_but_gets_no_ucum_code() -> None:
         "referenceRange": {"low": 5.0, "high": 10.0},
         "reference": "5-10",
         "flag": "H",
-        "source": {"page": 1, "text": "Widgetase 12 zorks/l 5 - 10"},
+        "evidence": {"page": 1, "text": "Widgetase 12 zorks/l 5 - 10"},
     }
     bundle = build_bundle(
         {

@@ -30,7 +30,7 @@ def observed(analysis: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [
         (
             s["loinc"],
-            s["value"],
+            float(s["value"]),
             s["ucum"],
             s["referenceRange"]["low"],
             s["referenceRange"]["high"],
@@ -84,11 +84,11 @@ def test_it_keeps_the_source_page_and_line_of_every_value(
     text = "\n".join(f"--- PAGE {p['page']} ---\n{p['text']}" for p in assessment["pages"])
     analysis = analyze_local(text=text, language=language)
     rows = len(REPORTS[language].rows)
-    assert [s["source"]["page"] for s in analysis["signals"]] == [1] * rows + [2] * rows
+    assert [s["evidence"]["page"] for s in analysis["signals"]] == [1] * rows + [2] * rows
     for signal in analysis["signals"]:
-        page_text = assessment["pages"][signal["source"]["page"] - 1]["text"]
-        assert signal["source"]["text"] in " ".join(page_text.split()).replace("\u2013", "-")
-        assert signal["valueText"] in signal["source"]["text"]
+        page_text = assessment["pages"][signal["evidence"]["page"] - 1]["text"]
+        assert signal["evidence"]["text"] in " ".join(page_text.split()).replace("\u2013", "-")
+        assert signal["valueText"] in signal["evidence"]["text"]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -150,6 +150,35 @@ def test_the_analysis_is_a_labelled_report_analysis(language: str) -> None:
         assert signal["date"] == REPORTS[language].date
 
 
+# The client's labCategory enum (its signals schema); signal keys are its lab.properties keys.
+LAB_CATEGORIES = {
+    "hematology", "chemistry", "immunology", "microbiology", "molecular",
+    "toxicology", "endocrinology", "cardiology", "oncology", "genetics",
+}  # fmt: skip
+
+
+def test_signals_use_the_clients_field_formats() -> None:
+    signals = analyze_local(text=REPORTS["de"].text(), language="de")["signals"]
+    by_key = {s["signal"]: s for s in signals}
+    assert {"white_blood_cells", "hdl_cholesterol", "creatinine", "uric_acid", "tsh"} <= set(by_key)
+    wbc = by_key["white_blood_cells"]
+    assert (wbc["value"], wbc["valueText"], wbc["reference"], wbc["unit"]) == (
+        "3.2",
+        "3,2",
+        "4.0 - 10.0",
+        "Tsd/µl",
+    )
+    assert by_key["hdl_cholesterol"]["reference"] == "> 40"
+    assert by_key["crp"]["reference"] == "< 0.5"
+    for signal in signals:
+        assert isinstance(signal["value"], str)
+        assert "," not in signal["value"]
+        assert signal["valueType"] == "number"
+        assert signal["labCategory"] in LAB_CATEGORIES
+        assert signal["source"] == "blood"  # the client's specimen enum
+        assert signal["loinc"] in signal["searchTerms"]
+
+
 def test_it_is_deterministic() -> None:
     text = REPORTS["cs"].text()
     assert analyze_local(text=text, language="cs") == analyze_local(text=text, language="cs")
@@ -173,8 +202,8 @@ def test_a_test_missing_from_the_table_still_needs_unit_and_range() -> None:
     )
     [signal] = analysis["signals"]
     assert (signal["signal"], signal["value"], signal["ucum"], signal["flag"]) == (
-        "Vitamin D",
-        18.0,
+        "vitamin_d",
+        "18",
         "ng/mL",
         "L",
     )
