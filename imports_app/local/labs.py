@@ -18,6 +18,10 @@ _DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2012": 
 # Specimen prefixes Czech/German reports put before a test name: "S-Kreatinin", "B-Hemoglobin".
 _SPECIMEN = re.compile(r"^(?:s|b|p|u|sp|fs|vb)\s*[-_]\s*", re.IGNORECASE)
 _VALUE = re.compile(rf"^[\s:=]*(?P<cmp>[<>≤≥])?\s*(?P<value>{NUMBER})(?![\d.,]*\d)")
+# Markdown table cell borders ("| Hemoglobin | 128 | g/L |"), as an AI OCR pass writes tables.
+_CELL_BORDER = re.compile(r"(?<=\s)\|(?=\s|$)")
+# A flag glued to the value: "6,8H", "412*", "3,3↓".
+_GLUED_FLAG = re.compile(r"^(?P<flag>HH|LL|H|L|\*|!|↑↑|↓↓|↑|↓|\+)(?=\s|$)")
 _PAREN_NOTE = re.compile(r"^\s*\([^)\d]*\)")
 _RANGE_BETWEEN = re.compile(rf"[(\[]?\s*(?P<low>{NUMBER})\s*-\s*(?P<high>{NUMBER})\s*[)\]]?")
 _RANGE_LIMIT = re.compile(
@@ -178,7 +182,9 @@ def _take_range(text: str) -> tuple[float | None, float | None, str | None, str]
 
 
 def parse_line(raw: str, *, page: int) -> LabValue | None:
-    line = " ".join(raw.translate(_DASHES).split())
+    text = raw.translate(_DASHES)
+    text = text.replace("|", " ") if text.lstrip().startswith("|") else _CELL_BORDER.sub(" ", text)
+    line = " ".join(text.split())
     if not line or len(line) > 200:
         return None
     named = _match_name(line)
@@ -190,6 +196,9 @@ def parse_line(raw: str, *, page: int) -> LabValue | None:
     if value_match is None:
         return None
     after = rest[value_match.end() :]
+    glued = _GLUED_FLAG.match(after)
+    if glued:
+        after = f" {glued.group('flag')} {after[glued.end() :]}"
     unit, unit_text, tokens = _take_unit(after.split())
     low, high, reference, remainder = _take_range(" ".join(tokens))
     flags = [_FLAGS[t.upper()] for t in remainder.split() if t.upper() in _FLAGS]
@@ -204,6 +213,10 @@ def parse_line(raw: str, *, page: int) -> LabValue | None:
         unit = lookup_unit("u" + unit_text[1:]) or unit
     value = to_float(value_match.group("value"))
     flag, flag_source = (flags[0], "report") if flags else _flag_from_range(value, low, high)
+    if flag == "A":  # "*" or "!" only says "abnormal"; the range tells which way
+        derived, _ = _flag_from_range(value, low, high)
+        if derived in {"H", "L"}:
+            flag = derived
     return LabValue(
         name=name,
         value=value,

@@ -23,7 +23,7 @@ LANGUAGES = sorted(REPORTS)
 # Photos go through OCR. Measured on these pages: en 14/14, cs 14/14, de 12/14 (Tesseract drops
 # "/l" of "U/l" and misreads "mU/l"); over other noise seeds 13/14 to 14/14. The bar allows two
 # misread rows in a 14-row page and still fails a broken OCR, deskew or unit-repair stage.
-THRESHOLDS = {"text": 1.0, "pdf": 1.0, "photo": 0.85}
+THRESHOLDS = {"text": 1.0, "markdown": 1.0, "pdf": 1.0, "photo": 0.85}
 
 
 def observed(analysis: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -58,12 +58,14 @@ def analysed(
     report = REPORTS[language]
     if kind == "text":
         return analyze_local(text=report.text(), language=language)
+    if kind == "markdown":
+        return analyze_local(text=report.markdown(), language=language)
     pages: list[bytes | str] = [pdfs[language]] if kind == "pdf" else [data_url(photos[language])]
     assessment = assess_local(pages=pages, language=language)
     return analyze_local(text=document_text(assessment), language=language)
 
 
-@pytest.mark.parametrize("kind", ["text", "pdf", "photo"])
+@pytest.mark.parametrize("kind", ["text", "markdown", "pdf", "photo"])
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_it_extracts_every_lab_value_with_unit_range_and_flag(
     language: str, kind: str, report_pdfs: dict[str, bytes], report_photos: dict[str, bytes]
