@@ -243,3 +243,13 @@ def test_a_missing_tesseract_is_a_clear_error_not_a_hang(
     assert caught.value.code == "ocr_unavailable"
     assert caught.value.status == 503
     assert time.monotonic() - started < 5
+
+
+def test_a_non_medical_text_is_not_medical_and_gets_no_bundle() -> None:
+    text = "Grocery list\nBread 2 pcs\nMilk 1 l\nApples 1,5 kg\nTotal 12,40 EUR"
+    assessment = assess_local(pages=[text])
+    assert assessment["documents"][0]["isMedical"] is False
+    analysis = analyze_local(text=text, language="en")
+    assert analysis["isMedical"] is False
+    assert analysis["signals"] == []
+    assert analysis["fhir"] == {}
