@@ -273,6 +273,24 @@ def _declared_page_count(data: bytes) -> int | None:
     return max(counts) if counts else None
 
 
+def _walked_page_count(data: bytes, limits: Limits) -> int:
+    """Leaves of the page tree as pypdf walks it, stopping one past the cap: a /Count can lie
+    and page objects can hide in compressed object streams, where the byte scan cannot see."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        walked = 0
+        for _ in reader.pages:
+            walked += 1
+            if walked > limits.max_pdf_pages:
+                break
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise InvalidDocument("The PDF is truncated or corrupt", code="pdf_corrupt") from exc
+    return walked
+
+
 def validate_pdf(
     data: bytes, *, declared_type: str | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> PdfInput:
@@ -302,9 +320,10 @@ def validate_pdf(
             ) from exc
         raise InvalidDocument("The PDF is truncated or corrupt", code="pdf_corrupt") from exc
     try:
-        pages = len(document)
+        pages = len(document)  # pdfium believes the root's /Count
     finally:
         document.close()
+    pages = max(pages, _walked_page_count(data, limits))
     if pages > limits.max_pdf_pages:
         raise PayloadTooLarge("The PDF has too many pages", code="too_many_pages")
     if pages == 0:

@@ -524,6 +524,19 @@ def test_a_page_tree_that_lies_about_its_count_is_still_capped() -> None:
     assert caught.value.code == "too_many_pages"
 
 
+def test_page_objects_hidden_from_a_byte_scan_are_still_counted() -> None:
+    # "/Type%comment\n/Page" is a valid PDF spelling of "/Type /Page" that no regex expects.
+    kids = b" ".join(b"%d 0 R" % (3 + i) for i in range(300))
+    page = b"<< /Type%x\n/Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"
+    data = raw_pdf(
+        [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [" + kids + b"] /Count 3 >>"]
+        + [page] * 300
+    )
+    with pytest.raises(ApiError) as caught:
+        validate_pdf(data)
+    assert caught.value.code == "too_many_pages"
+
+
 def test_messages_never_echo_the_input() -> None:
     secret = "Jana Nováková 12.02.2025"
     for call in (
