@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from imports_app.local import OcrUnavailable, analyze_local, assess_local
+from mediqom.errors import ApiError
 from tests.imports.conftest import METRICS, data_url
 from tests.imports.lab_reports import REPORTS, Report
 
@@ -253,3 +254,16 @@ def test_a_non_medical_text_is_not_medical_and_gets_no_bundle() -> None:
     assert analysis["isMedical"] is False
     assert analysis["signals"] == []
     assert analysis["fhir"] == {}
+
+
+def test_a_pdf_past_the_page_cap_is_refused_not_read() -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(501):
+        writer.add_blank_page(width=100, height=100)
+    out = io.BytesIO()
+    writer.write(out)
+    with pytest.raises(ApiError) as caught:
+        assess_local(pages=[out.getvalue()])
+    assert (caught.value.code, caught.value.status) == ("too_many_pages", 413)
