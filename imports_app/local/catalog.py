@@ -115,7 +115,7 @@ _OCR_UNIT_REPAIRS = (
     (re.compile(r"^(?:h|hu|pu|[“”\"'|])(mol|kat|g)/"), r"u\1/"),
     (re.compile(r"/[ph]l$"), "/ul"),
     (re.compile(r"^ml(u/)"), r"mi\1"),
-    (re.compile(r"^10[\^*“”\"'7%]?(9|12|3|6)/[l1i|!]?$"), r"10^\1/l"),
+    (re.compile(r"^x?10[\^*\u201c\u201d\u2018\u2019\"'`°7%]?(9|12|3|6)/[l1i|!]?$"), r"10^\1/l"),
 )
 
 

@@ -17,7 +17,9 @@ NUMBER = r"\d+(?:[.,]\d+)?"
 _DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2012": "-"})
 # Specimen prefixes Czech/German reports put before a test name: "S-Kreatinin", "B-Hemoglobin".
 _SPECIMEN = re.compile(r"^(?:s|b|p|u|sp|fs|vb)\s*[-_]\s*", re.IGNORECASE)
-_VALUE = re.compile(rf"^[\s:=]*(?P<cmp>[<>≤≥])?\s*(?P<value>{NUMBER})(?![\d.,]*\d)")
+# The same prefix after OCR lost its "_" or "-": "B Leukocyty", tried for tabled names only.
+_SPECIMEN_SPACED = re.compile(r"^(?:s|b|p|u|sp|fs|vb)\s+", re.IGNORECASE)
+_VALUE = re.compile(rf"^[\s:;=]*(?P<cmp>[<>≤≥])?\s*(?P<value>{NUMBER})(?![\d.,]*\d)")
 # Markdown table cell borders ("| Hemoglobin | 128 | g/L |"), as an AI OCR pass writes tables.
 _CELL_BORDER = re.compile(r"(?<=\s)\|(?=\s|$)")
 # A flag glued to the value: "6,8H", "412*", "3,3↓".
@@ -132,9 +134,7 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(chars), origin
 
 
-def _match_name(line: str) -> tuple[Analyte | None, str, str] | None:
-    """(analyte or None, the name as written, the rest of the line) for a line naming a test."""
-    body = _SPECIMEN.sub("", line, count=1)
+def _match_known(body: str) -> tuple[Analyte, str, str] | None:
     folded, origin = _fold_with_offsets(body)
     for name, analyte in names_longest_first():
         if folded.startswith(name) and (
@@ -142,6 +142,16 @@ def _match_name(line: str) -> tuple[Analyte | None, str, str] | None:
         ):
             end = origin[len(name) - 1] + 1
             return analyte, body[:end].strip(), body[end:]
+    return None
+
+
+def _match_name(line: str) -> tuple[Analyte | None, str, str] | None:
+    """(analyte or None, the name as written, the rest of the line) for a line naming a test."""
+    body = _SPECIMEN.sub("", line, count=1)
+    for candidate in (body, _SPECIMEN_SPACED.sub("", body, count=1)):
+        known = _match_known(candidate)
+        if known is not None:
+            return known
     generic = _GENERIC_NAME.match(body)
     if generic:
         return None, generic.group("name").strip(), body[generic.end("name") :]
