@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from imports_app.local import describe
 from imports_app.local.provider import analyze_local, split_pages
 from imports_app.local.text import decode_data_url, ocr_image, open_image
 
@@ -183,14 +184,5 @@ def register_all(register: Callable[[str, LocalFlow], None]) -> None:
         register(flow, fn)
 
 
-_LANGUAGE_CODES = {"english": "en", "czech": "cs", "german": "de", "cs-cz": "cs", "de-de": "de"}
-
-
 def _iso(language: str | None) -> str | None:
-    """'English'/'czech'/'cs' -> 'en'/'cs' (the AI layer passes the language name, §8.9)."""
-    if not language:
-        return None
-    lowered = language.strip().lower()
-    if lowered in {"en", "cs", "de"}:
-        return lowered
-    return _LANGUAGE_CODES.get(lowered)
+    return describe.iso_language(language)

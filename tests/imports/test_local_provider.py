@@ -267,3 +267,14 @@ def test_a_pdf_past_the_page_cap_is_refused_not_read() -> None:
     with pytest.raises(ApiError) as caught:
         assess_local(pages=[out.getvalue()])
     assert (caught.value.code, caught.value.status) == ("too_many_pages", 413)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("cs", "mimo referenční meze"), ("Czech", "mimo referenční meze"), ("de", "Referenzbereichs"),
+     ("English", "outside the reference range"), (None, "mimo referenční meze")],
+)  # fmt: skip
+def test_the_summary_is_in_the_requested_language(language: str | None, words: str) -> None:
+    analysis = analyze_local(text=REPORTS["cs"].text(), language=language)
+    assert words in analysis["summary"]
+    assert analysis["report"]["summary"] == analysis["summary"]
