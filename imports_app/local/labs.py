@@ -81,7 +81,8 @@ class LabValue:
         `evidence`: the page and the line the value was read from."""
         abnormal = self.flag in {"H", "L", "HH", "LL", "A"}
         critical = self.flag in {"HH", "LL"}
-        return {
+        vital = self.analyte is not None and self.analyte.category == "vital-signs"
+        signal = {
             "signal": self.analyte.key if self.analyte else _snake(self.name),
             "name": self.name,
             "display": self.analyte.display if self.analyte else self.name,
@@ -103,7 +104,11 @@ class LabValue:
             "searchTerms": self._search_terms(),
             "source": "blood" if self.analyte else "",
             "evidence": {"page": self.page, "text": self.line},
+            "observationCategory": "vital-signs" if vital else "laboratory",
         }
+        if vital:
+            del signal["labCategory"]  # the client's labCategory enum has no vital signs
+        return signal
 
     def _search_terms(self) -> list[str]:
         if self.analyte is None:
@@ -260,11 +265,15 @@ def _flag_from_range(
 
 
 def extract_lab_values(pages: list[tuple[int, str]]) -> list[LabValue]:
-    """Every lab value in (page number, page text) pairs, in reading order."""
+    """Every lab value and vital sign in (page number, page text) pairs, in reading order."""
+    from imports_app.local.vitals import parse_vitals  # vitals builds on LabValue
+
     found: list[LabValue] = []
     for page, text in pages:
         for raw in text.splitlines():
             value = parse_line(raw, page=page)
             if value is not None:
                 found.append(value)
+            else:
+                found.extend(parse_vitals(raw, page=page))
     return found

@@ -142,7 +142,7 @@ def analyze_local(*, text: str, language: str | None = None) -> dict[str, Any]:
         "confidence": confidence,
         "signals": signals,
     }
-    tags = sorted({category} | {s["labCategory"] for s in signals if s["labCategory"]})
+    tags = sorted({category} | {s["labCategory"] for s in signals if s.get("labCategory")})
     analysis: dict[str, Any] = {
         "provider": PROVIDER,
         "note": PROVIDER_NOTE,
