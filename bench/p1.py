@@ -328,6 +328,20 @@ class Result:
     p50: float
     p99: float
     errors: int
+    requests: int = 0
+
+
+def median_result(results: list[Result]) -> Result:
+    def mid(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return Result(
+        rps=mid([r.rps for r in results]),
+        p50=mid([r.p50 for r in results]),
+        p99=mid([r.p99 for r in results]),
+        errors=sum(r.errors for r in results),
+        requests=sum(r.requests for r in results),
+    )
 
 
 def wrk(base: str, script: Path, conns: int, seconds: int) -> Result:
@@ -354,7 +368,8 @@ def wrk(base: str, script: Path, conns: int, seconds: int) -> Result:
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, sock.groups())) if sock else 0)
-    return Result(rps, p50, p99, errors)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Result(rps, p50, p99, errors, total)
 
 
 # ---------------------------------------------------------------- checks
@@ -404,6 +419,7 @@ def main() -> None:
     parser.add_argument("--conns", default="16,64")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -442,30 +458,40 @@ def main() -> None:
         script = Path(var_dir) / "p1.lua"
         lua_script(script, users, tokens)
 
-        results: dict[str, dict[int, Result]] = {}
+        # All servers run side by side (idle ones cost nothing); the wrk runs are interleaved
+        # round by round so that load drift on a shared machine hits every server alike.
+        procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+        runs: dict[str, dict[int, list[Result]]] = {name: {c: [] for c in conns} for name in names}
+        audit_per_request: dict[str, list[float]] = {name: [] for name in names}
         reference: Any = None
         size = 0
-        for name in names:
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            server = server_for(name, port, url, secret, var_dir)
-            proc = start(server, base, f"/v1/med/profiles/{users[0]}/documents")
-            try:
+        try:
+            for name in names:
+                port = free_port()
+                base = f"http://127.0.0.1:{port}"
+                server = server_for(name, port, url, secret, var_dir)
+                procs[name] = (start(server, base, f"/v1/med/profiles/{users[0]}/documents"), base)
                 listing, size = check(base, users, tokens)
                 if reference is None:
                     reference = listing
                 elif listing != reference:
                     raise RuntimeError(f"{name} answers differently from {names[0]}")
-                before = audit_rows(url)
                 wrk(base, script, conns[0], args.warmup)
-                results[name] = {}
+            for round_no in range(args.rounds):
                 for c in conns:
-                    results[name][c] = wrk(base, script, c, args.seconds)
-                    print(f"  {name} c={c}: {results[name][c]}", file=sys.stderr, flush=True)
-                written = audit_rows(url) - before
-                print(f"  {name}: {written} audit rows written", file=sys.stderr, flush=True)
-            finally:
+                    for name in names:
+                        base = procs[name][1]
+                        before = audit_rows(url)
+                        result = wrk(base, script, c, args.seconds)
+                        time.sleep(2)  # requests still queued when wrk stops finish first
+                        rows = audit_rows(url) - before
+                        audit_per_request[name].append(rows / max(result.requests, 1))
+                        runs[name][c].append(result)
+                        print(f"  round {round_no + 1} {name} c={c}: {result}", file=sys.stderr)
+        finally:
+            for proc, _ in procs.values():
                 stop(proc)
+        results = {name: {c: median_result(by_c[c]) for c in conns} for name, by_c in runs.items()}
     finally:
         drop_database(db_name)
         shutil.rmtree(var_dir, ignore_errors=True)
@@ -480,13 +506,18 @@ def main() -> None:
     print(
         f"\nP1 {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; {USERS} users x {DOCS_PER_USER} documents, "
-        f"{size / 1024:.1f} KB per response, {WORKERS} workers each, wrk -t2 {args.seconds}s\n"
+        f"{size / 1024:.1f} KB per response, {WORKERS} workers each, wrk -t2, "
+        f"median of {args.rounds} interleaved {args.seconds}s runs\n"
     )
-    print("| server | c | req/s | p50 ms | p99 ms | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| server | c | req/s | p50 ms | p99 ms | errors | audit rows/request |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, by_c in results.items():
+        audited = sum(audit_per_request[name]) / max(len(audit_per_request[name]), 1)
         for c, r in by_c.items():
-            print(f"| {name} | {c} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.errors} |")
+            print(
+                f"| {name} | {c} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.errors} "
+                f"| {audited:.1f} |"
+            )
     print()
     for c in conns:
         peer = results.get("peer", {}).get(c)

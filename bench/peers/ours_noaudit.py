@@ -18,7 +18,7 @@ def _no_audit(*args: Any, **kwargs: Any) -> None:
 
 
 for module in (services, selectors):
-    for name in ("audit_record", "audit_records"):
+    for name in ("audit_record", "audit_records", "audit_entries"):
         if hasattr(module, name):
             setattr(module, name, _no_audit)
 
