@@ -148,6 +148,7 @@ def ours_env(url: str, secret: str, var_dir: str) -> dict[str, str]:
         "MEDIQOM_VAR_DIR": var_dir,
         "MEDIQOM_STATIC_ROOT": var_dir + "/static",
         "MEDIQOM_LOG_LEVEL": "WARNING",
+        "WEB_CONCURRENCY": str(WORKERS),
     }
 
 
@@ -165,13 +166,10 @@ def production_argv(port: int) -> list[str]:
 
 # The production command with other connection settings.
 ENV_VARIANTS = {
-    "ours-persistent": {"DB_POOL_MAX_SIZE": "0", "DB_CONN_MAX_AGE": "600"},
-    "ours-persistent-nocheck": {
-        "DB_POOL_MAX_SIZE": "0",
-        "DB_CONN_MAX_AGE": "600",
-        "DB_CONN_HEALTH_CHECKS": "false",
-    },
-    "ours-noreuse": {"DB_POOL_MAX_SIZE": "0", "DB_CONN_MAX_AGE": "0"},
+    "ours-t8": {"GUNICORN_THREADS": "8"},
+    "ours-t1": {"GUNICORN_THREADS": "1"},
+    "ours-pool": {"DB_CONN_MAX_AGE": "0", "DB_POOL_MAX_SIZE": "4"},
+    "ours-noreuse": {"DB_CONN_MAX_AGE": "0"},
 }
 
 
@@ -246,6 +244,12 @@ def server_for(name: str, port: int, url: str, secret: str, var_dir: str) -> Ser
                 "PEER_JWT_SECRET": secret,
             },
         )
+    # Each serving variant with its right connection reuse: per-thread persistent connections
+    # for WSGI, psycopg's pool for ASGI (persistent connections leak under ASGI's threads).
+    if name in ("uvicorn", "daphne"):
+        env = {**env, "DB_POOL_MAX_SIZE": "4"}
+    else:
+        env = {**env, "DB_CONN_MAX_AGE": "600"}
     return Server(name, variants[name], env)
 
 

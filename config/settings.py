@@ -115,11 +115,12 @@ except (KeyError, ValueError) as exc:
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
-# Connection reuse (README "Serving the REST API"): psycopg's pool, per process, on by default
-# in production. Safe behind PgBouncer in transaction mode: the RLS identity is set
-# transaction-locally, Django sends no prepared statements; set
-# DB_DISABLE_SERVER_SIDE_CURSORS=true there (`.iterator()` cursors need session mode).
-DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0 if EMBEDDED else 4, minimum=0)
+# Connection reuse (README "Serving the REST API"): the REST server (gunicorn, threaded) keeps
+# one connection per thread (config/gunicorn.conf.py sets DB_CONN_MAX_AGE); an ASGI process
+# should use psycopg's pool instead (DB_POOL_MAX_SIZE > 0, DB_CONN_MAX_AGE=0). Both are safe
+# behind PgBouncer in transaction mode: the RLS identity is set transaction-locally and Django
+# sends no prepared statements; set DB_DISABLE_SERVER_SIDE_CURSORS=true there.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0, minimum=0)
 if DB_POOL_MAX_SIZE and _db["ENGINE"] == "django.db.backends.postgresql":
     if _db["CONN_MAX_AGE"]:
         raise ImproperlyConfigured("DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE exclude each other.")
