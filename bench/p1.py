@@ -167,9 +167,11 @@ def production_argv(port: int) -> list[str]:
 # The production command with other connection settings.
 ENV_VARIANTS = {
     "ours-t8": {"GUNICORN_THREADS": "8"},
+    "ours-t16": {"GUNICORN_THREADS": "16"},
     "ours-t1": {"GUNICORN_THREADS": "1"},
     "ours-pool": {"DB_CONN_MAX_AGE": "0", "DB_POOL_MAX_SIZE": "4"},
     "ours-noreuse": {"DB_CONN_MAX_AGE": "0"},
+    "ours-nocheck": {"DB_CONN_HEALTH_CHECKS": "false"},
 }
 
 
