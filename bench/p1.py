@@ -12,8 +12,12 @@ It prints req/s, p50 and p99 per server and the ratios ours ÷ peer and audited 
 
 Servers (``--servers``, comma-separated): ``ours`` (the README's production command),
 ``ours-noaudit`` (the same with the audit writes replaced by no-ops, bench only:
-bench/peers/ours_noaudit.py), ``peer`` and serving variants of ours: ``gunicorn-sync``,
-``gunicorn-gthread``, ``uvicorn``, ``daphne``, ``granian`` (if installed).
+bench/peers/ours_noaudit.py), ``peer``, the production command with other settings
+(``ours-t1``/``ours-t4``/``ours-t16`` threads, ``ours-pool`` psycopg pool instead of persistent
+connections, ``ours-noreuse`` a connection per request, ``ours-nocheck`` no health check;
+``ours-noaudit-<variant>`` combines) and other servers for ours: ``gunicorn-sync``,
+``gunicorn-gthread``, ``uvicorn``, ``daphne``, ``granian`` (if installed). Persistent
+connections hold workers x threads PostgreSQL connections per server: run few at once.
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def production_argv(port: int) -> list[str]:
 
 # The production command with other connection settings.
 ENV_VARIANTS = {
-    "ours-t8": {"GUNICORN_THREADS": "8"},
+    "ours-t4": {"GUNICORN_THREADS": "4"},
     "ours-t16": {"GUNICORN_THREADS": "16"},
     "ours-t1": {"GUNICORN_THREADS": "1"},
     "ours-pool": {"DB_CONN_MAX_AGE": "0", "DB_POOL_MAX_SIZE": "4"},
@@ -223,10 +227,10 @@ def server_for(name: str, port: int, url: str, secret: str, var_dir: str) -> Ser
     }
     if name in ENV_VARIANTS:
         return Server(name, production_argv(port), {**env, **ENV_VARIANTS[name]})
-    if name == "ours-noaudit":
+    if name.startswith("ours-noaudit"):
         argv = production_argv(port)
         argv[1] = "bench.peers.ours_noaudit:application"
-        return Server(name, argv, env)
+        return Server(name, argv, {**env, **ENV_VARIANTS.get("ours" + name[12:], {})})
     if name == "peer":
         return Server(
             name,
@@ -354,7 +358,7 @@ def wrk(base: str, script: Path, conns: int, seconds: int) -> Result:
     out = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{min(2, conns)}",
             f"-c{conns}",
             f"-d{seconds}s",
             "--latency",

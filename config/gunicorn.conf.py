@@ -16,7 +16,7 @@ os.environ.setdefault("DB_CONN_MAX_AGE", "600")
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 keepalive = 5
 # The proxy in front terminates TLS and forwards X-Forwarded-* (see MEDIQOM_TRUSTED_PROXY_COUNT).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
