@@ -9,15 +9,21 @@ DB_CONN_HEALTH_CHECKS): workers x threads connections in all. Measured in bench/
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.env import env_int, env_str
 
 # Persistent connections unless the environment says otherwise (read by config/settings.py
 # in each worker; the workers inherit this process's environment).
 os.environ.setdefault("DB_CONN_MAX_AGE", "600")
 
-workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+workers = env_int("WEB_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS") or 8)
+threads = env_int("GUNICORN_THREADS", 8, minimum=1)
 keepalive = 5
 # The proxy in front terminates TLS and forwards X-Forwarded-* (see MEDIQOM_TRUSTED_PROXY_COUNT).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = env_str("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None
