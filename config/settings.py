@@ -116,6 +116,24 @@ except (KeyError, ValueError) as exc:
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+# Connection reuse (README "Serving the REST API"): the REST server (gunicorn, threaded) keeps
+# one connection per thread (config/gunicorn.conf.py sets DB_CONN_MAX_AGE); an ASGI process
+# should use psycopg's pool instead (DB_POOL_MAX_SIZE > 0, DB_CONN_MAX_AGE=0). Both are safe
+# behind PgBouncer in transaction mode: the RLS identity is set transaction-locally and Django
+# sends no prepared statements; set DB_DISABLE_SERVER_SIDE_CURSORS=true there.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0, minimum=0)
+if DB_POOL_MAX_SIZE and _db["ENGINE"] == "django.db.backends.postgresql":
+    if _db["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE exclude each other.")
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env_int("DB_POOL_TIMEOUT_SECONDS", 10, minimum=1),
+        "max_idle": 300,
+        "max_lifetime": 1800,
+    }
+_db["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
+_db["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -177,7 +195,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["mediqom.auth.authentication.SupabaseJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["mediqom.api.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": ["mediqom.api.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "mediqom.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "mediqom.api.schema.MediqomAutoSchema",

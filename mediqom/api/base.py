@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from mediqom.audit.services import AuditContext
 from mediqom.auth.tokens import SupabaseUser
-from mediqom.db.rls import apply_rls, clear_rls
+from mediqom.db.rls import apply_rls, apply_rls_and_check_profile, clear_rls
 from mediqom.errors import InvalidInput
 
 S = TypeVar("S", bound=serializers.Serializer)  # type: ignore[type-arg]
@@ -25,7 +25,13 @@ class AuthedRequest(Request):
 
 class BaseApi(APIView):
     """Each request runs in one transaction; after authentication it is switched to the
-    caller's RLS identity, so the database enforces the same scope as `for_user()`."""
+    caller's RLS identity, so the database enforces the same scope as `for_user()`.
+
+    The switch also tells whether the caller's profile row exists (one statement); only a
+    first request creates it, with the server's rights, then switches back."""
+
+    # SupabaseJWTAuthentication leaves the first-login profile to enter_user_identity().
+    ensures_profile = True
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         nested = connection.in_atomic_block
@@ -38,7 +44,21 @@ class BaseApi(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if isinstance(request.user, SupabaseUser):
-            apply_rls(request.user)
+            enter_user_identity(request.user)
+
+
+def enter_user_identity(user: SupabaseUser) -> None:
+    """Inside the request transaction: act as the user (RLS), creating its profile on the
+    first request (as SupabaseJWTAuthentication does for views that are not BaseApi)."""
+    from mediqom.records.services import profile_ensure
+
+    exists = apply_rls_and_check_profile(user)
+    if exists is None:  # no RLS (SQLite): the ORM check
+        profile_ensure(user=user)
+    elif not exists:
+        clear_rls()
+        profile_ensure(user=user)
+        apply_rls(user)
 
 
 def client_ip(request: Request | HttpRequest) -> str:

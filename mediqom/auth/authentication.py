@@ -29,9 +29,11 @@ class SupabaseJWTAuthentication(BaseAuthentication):
         except InvalidToken as exc:
             log.info("rejected token: %s", exc)
             raise exceptions.AuthenticationFailed() from exc
-        from mediqom.records.services import profile_ensure
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if not getattr(view, "ensures_profile", False):
+            from mediqom.records.services import profile_ensure
 
-        profile_ensure(user=user)
+            profile_ensure(user=user)
         return user, user.claims
 
     def authenticate_header(self, request: Request) -> str:

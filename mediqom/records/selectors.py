@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
-from mediqom.audit.services import AuditContext, audit_record, audit_records
+from mediqom.audit.services import AuditContext, audit_entries, audit_record
 from mediqom.auth.tokens import SupabaseUser
+from mediqom.db.compiled import CompiledIds, CompiledQuery
 from mediqom.errors import InvalidInput, NotFound
 from mediqom.records.images import sniff_image
 from mediqom.records.models import (
@@ -224,6 +225,38 @@ def _caller_keys(user: SupabaseUser) -> Prefetch[Any]:
     )
 
 
+def _documents_of_profile(
+    ids: CompiledIds, types: tuple[str, ...], full: bool
+) -> QuerySet[Document]:
+    """The documents of one visible profile the caller holds a grant for, oldest first."""
+    user, profile_id = ids, ids.ids[1]
+    fields = ["id", "metadata", "type", "profile_id", "author_id", "created_at"]
+    if full:
+        fields += ["content", "attachments"]
+    return (
+        Document.objects.for_user(user)
+        .in_visible_profile(user, profile_id)
+        .filter(type__in=list(types))
+        .only(*fields)
+        .order_by("created_at", "id")
+    )
+
+
+def _caller_keys_in_profile(ids: CompiledIds) -> QuerySet[Key]:
+    """The caller's own grants on documents of one profile, oldest first."""
+    user, profile_id = ids, ids.ids[1]
+    return (
+        Key.objects.for_user(user)
+        .filter(user_id=user.id, document__profile_id=profile_id)
+        .order_by("created_at", "id")
+    )
+
+
+# Compiled once per process (ids: caller, profile); see mediqom/db/compiled.py.
+DOCUMENTS_OF_PROFILE: CompiledQuery[Document] = CompiledQuery(_documents_of_profile, id_count=2)
+CALLER_KEYS_IN_PROFILE: CompiledQuery[Key] = CompiledQuery(_caller_keys_in_profile, id_count=2)
+
+
 def documents_list(
     *,
     user: SupabaseUser,
@@ -234,48 +267,35 @@ def documents_list(
 ) -> list[dict[str, Any]]:
     """Documents of a visible profile the caller holds a grant for, with its own grants only."""
     # The client decrypts with `keys[0]`: other recipients' grants must never come first.
-    profile_visible(user=user, profile_id=profile_id)
-    fields = ["id", "metadata", "type", "profile_id", "author_id", "created_at"]
-    if full:
-        fields += ["content", "attachments"]
-    documents = list(
-        Document.objects.for_user(user)
-        .filter(profile_id=profile_id, type__in=list(types))
-        .only(*fields)
-        .prefetch_related(_caller_keys(user))
-        .order_by("created_at", "id")
-    )
+    # The profile's visibility is a condition of the same query; only an empty answer needs
+    # the separate check that tells "no documents" (200 []) from "no such profile" (404).
+    documents = list(DOCUMENTS_OF_PROFILE.raw([user.id, profile_id], tuple(types), full))
+    if not documents:
+        profile_visible(user=user, profile_id=profile_id)
+        return []
+    grants: dict[UUID, list[Key]] = {document.pk: [] for document in documents}
+    for key in CALLER_KEYS_IN_PROFILE.raw([user.id, profile_id]):
+        if key.document_id in grants:
+            grants[key.document_id].append(key)
     items = []
+    entries: list[tuple[str, str, object, UUID | None]] = []
     for document in documents:
+        keys = grants[document.pk]
         item: dict[str, Any] = {
             "id": str(document.pk),
             "metadata": document.metadata,
             "type": document.type,
             "user_id": str(document.profile_id),
             "author_id": str(document.author_id),
-            "keys": [_key_row(key) for key in document.caller_keys],  # type: ignore[attr-defined]
+            "keys": [_key_row(key) for key in keys],
         }
         if full:
             item["content"] = document.content
             item["attachments"] = list(document.attachments or [])
         items.append(item)
-    if documents:
-        audit_records(
-            audit,
-            record_type="document",
-            action="list",
-            rows=[(document.pk, document.profile_id) for document in documents],
-        )
-        audit_records(
-            audit,
-            record_type="key",
-            action="list",
-            rows=[
-                (key.pk, document.profile_id)
-                for document in documents
-                for key in document.caller_keys  # type: ignore[attr-defined]
-            ],
-        )
+        entries.append(("document", "list", document.pk, document.profile_id))
+        entries += [("key", "list", key.pk, document.profile_id) for key in keys]
+    audit_entries(audit, entries)
     return items
 
 
@@ -293,18 +313,10 @@ def document_get(
     if document is None:
         raise NotFound()
     keys: list[Key] = document.caller_keys  # type: ignore[attr-defined]
-    audit_record(
+    audit_entries(
         audit,
-        record_type="document",
-        action="read",
-        record_id=document.pk,
-        profile_id=document.profile_id,
-    )
-    audit_records(
-        audit,
-        record_type="key",
-        action="read",
-        rows=[(key.pk, document.profile_id) for key in keys],
+        [("document", "read", document.pk, document.profile_id)]
+        + [("key", "read", key.pk, document.profile_id) for key in keys],
     )
     return {
         "id": str(document.pk),

@@ -62,11 +62,11 @@ def test_it_lists_documents_in_a_constant_number_of_queries(
     client = client_for(alice)
     url = f"/v1/med/profiles/{alice.id}/documents?full=true"
     create(client, alice.id, document_body(author=alice.id, profile=alice.id))
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         assert len(ok(client.get(url)).json()) == 1
     for _ in range(6):
         create(client, alice.id, document_body(author=alice.id, profile=alice.id))
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         assert len(ok(client.get(url)).json()) == 7
 
 
