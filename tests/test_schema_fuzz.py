@@ -26,6 +26,10 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tests.billing.stripe_stub import PRICES as STRIPE_PRICES
+from tests.billing.stripe_stub import SECRET_KEY as STRIPE_SECRET_KEY
+from tests.billing.stripe_stub import WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET
+from tests.billing.stripe_stub import stripe_stub  # noqa: F401 - a fixture used below
 from tests.conftest import persona, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,8 +69,9 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def server(tmp_path: Path, settings: Any) -> Any:
-    """daphne serving this test database, its files under the same MEDIA_ROOT as this test."""
+def server(tmp_path: Path, settings: Any, stripe_stub: Any) -> Any:  # noqa: F811 - the fixture
+    """daphne serving this test database, its files under the same MEDIA_ROOT as this test,
+    with Stripe configured against the local Stripe stub (so billing routes are fuzzed too)."""
     media = tmp_path / "media"
     settings.MEDIA_ROOT = media
     settings.MEDIQOM_STORAGE_BACKEND = "local"
@@ -79,6 +84,14 @@ def server(tmp_path: Path, settings: Any) -> Any:
         "MEDIQOM_MEDIA_ROOT": str(media),
         "MEDIQOM_STORAGE_BACKEND": "local",
         "MEDIQOM_LOG_LEVEL": "WARNING",
+        "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "STRIPE_API_BASE": stripe_stub.url,
+        "STRIPE_MAX_NETWORK_RETRIES": "0",
+        **{
+            f"STRIPE_PRICE_{name.replace('.', '_').upper()}": price
+            for name, price in STRIPE_PRICES.items()
+        },
     }
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -21,7 +23,10 @@ from mediqom.billing import selectors, services
 from mediqom.billing.api.serializers import CheckoutInput, PortalInput, beta_application_parse
 from mediqom.billing.stripe_client import require_configured
 from mediqom.billing.webhook import webhook_receive
-from mediqom.errors import InvalidInput
+from mediqom.errors import InvalidInput, NotFound
+
+# A Stripe object id (e.g. `cs_test_a1B2`); anything else cannot name a checkout session.
+STRIPE_ID = re.compile(r"[A-Za-z0-9_]+")
 
 _UNAVAILABLE = {
     502: OpenApiResponse(description="Stripe could not complete the request"),
@@ -34,11 +39,13 @@ _EMBEDDED = inline_serializer(
     "EmbeddedCheckoutSessionCreated",
     {"clientSecret": serializers.CharField(), "sessionId": serializers.CharField()},
 )
+# `success`/`error` (the reference's keys) come with the form's own answers; a body that is not
+# JSON at all gets the plain envelope, so they are not required.
 _LEGACY = inline_serializer(
     "BetaError",
     {
-        "success": serializers.BooleanField(),
-        "error": serializers.CharField(),
+        "success": serializers.BooleanField(required=False),
+        "error": serializers.CharField(required=False),
         "message": serializers.CharField(),
         "code": serializers.CharField(),
         "fields": serializers.DictField(),
@@ -114,6 +121,8 @@ class StripeSessionStatusApi(_StripeApi):
         session_id = str(request.query_params.get("session_id") or "")
         if not session_id or len(session_id) > 255:
             raise InvalidInput("session_id is required", code="session_id_required")
+        if not STRIPE_ID.fullmatch(session_id):  # no such session can exist (e.g. NUL bytes)
+            raise NotFound()
         return Response(selectors.checkout_session_status(user=request.user, session_id=session_id))
 
 
