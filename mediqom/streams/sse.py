@@ -9,7 +9,6 @@ Order of work: first bytes at once, `initial`, subscribe, replay after `Last-Eve
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
@@ -203,40 +202,31 @@ class EventStream:
                 yield event
             if self.done or self.ended:
                 return
-            async for out in self.tail(listener):
-                yield out
-        finally:
-            central.release(listener)
-
-    async def tail(self, listener: hub.Listener) -> AsyncIterator[Event | str]:
-        """Live events after the replay, until close_when, the stream's end or shutdown."""
-        keepalive = settings.MEDIQOM_STREAM_KEEPALIVE_SECONDS
-        stop = asyncio.ensure_future(listener.shutdown.wait())
-        get: asyncio.Future[hub.Item] | None = None
-        try:
+            queue = listener.queue
             while True:
-                get = asyncio.ensure_future(listener.queue.get())
-                finished, _ = await asyncio.wait(
-                    {get, stop}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED
-                )
-                if stop in finished:
-                    yield SHUTDOWN  # reconnect soon, to another process
-                    return
-                if get not in finished:
-                    yield KEEPALIVE
-                    continue
-                item = get.result()
+                item = await queue.get()
+                kind = item.kind
                 if listener.lagging:
                     yield LAGGING
                     return
-                async for event in self.deliver(item):
-                    yield event
-                if self.done:
+                if kind == hub.EVENT and item.seq == self.last + 1:
+                    # the common case, kept short: the next event, in order
+                    self.last = item.seq
+                    yield item.seq, item.data
+                    if self.close_when is not None and self.close_when(item.event or {}):
+                        return
+                elif kind == hub.KEEPALIVE:
+                    yield KEEPALIVE
+                elif kind == hub.SHUTDOWN:
+                    yield SHUTDOWN  # reconnect soon, to another process
                     return
+                else:
+                    async for event in self.deliver(item):
+                        yield event
+                    if self.done:
+                        return
         finally:
-            stop.cancel()
-            if get is not None:
-                get.cancel()
+            central.release(listener)
 
     async def deliver(self, item: hub.Item) -> AsyncIterator[Event]:
         """Events for one live item: nothing for a duplicate, the log's events first when the
