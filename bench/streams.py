@@ -20,6 +20,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -109,7 +110,13 @@ class Target:
 
 
 def _targets(fd: int) -> dict[str, Target]:
-    uvicorn = [sys.executable, "-m", "uvicorn", "--fd", str(fd), "--no-access-log"]
+    profile = os.environ.get("BENCH_PROFILE")  # a file: profile the server with pyinstrument
+    python = (
+        [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", profile]
+        if profile
+        else [sys.executable]
+    )
+    uvicorn = [*python, "-m", "uvicorn", "--fd", str(fd), "--no-access-log"]
     uvicorn += ["--log-level", "warning"]
     ours_path = "/v1/streams/{key}?since=1"
     return {
@@ -188,6 +195,7 @@ class Producer(threading.Thread):
         self.emit, self.keys, self.rate, self.seconds = emit, keys, rate, seconds
         self.sent: dict[str, int] = dict.fromkeys(keys, 0)
         self.late = 0
+        self.calls: list[float] = []  # ms per emit (ours: encrypt + insert + commit + publish)
 
     def run(self) -> None:
         interval = 1 / (self.rate * len(self.keys))
@@ -196,7 +204,9 @@ class Producer(threading.Thread):
         for index in range(count):
             key = self.keys[index % len(self.keys)]
             payload = {"type": "bench", "data": {"sent": time.time_ns()}, "timestamp": 0}
+            began = time.perf_counter()
             self.emit(key, payload)
+            self.calls.append((time.perf_counter() - began) * 1000)
             self.sent[key] += 1
             delay = started + (index + 1) * interval - time.monotonic()
             if delay > 0:
@@ -241,7 +251,7 @@ def run_target(
         def close() -> None:
             client.close()
 
-    log = open(ROOT / "var" / f"bench-streams-{name}.log", "ab")  # noqa: SIM115
+    log = open(ROOT / "var" / f"bench-streams-{name}.log", "wb")  # noqa: SIM115
     server = subprocess.Popen(
         target.command, cwd=ROOT, env=env, pass_fds=(sock.fileno(),), stdout=log, stderr=log
     )
@@ -281,7 +291,10 @@ def run_target(
             c.wait()
         close()
     finally:
-        server.terminate()
+        if os.environ.get("BENCH_PROFILE"):
+            server.send_signal(signal.SIGINT)  # pyinstrument writes its report on SIGINT
+        else:
+            server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -302,6 +315,8 @@ def run_target(
         "rss_mb": rss_connected / 1024,
         "cpu_pct": 100 * cpu / args.seconds,
         "late": producer.late,
+        "emit_p50_ms": statistics.median(producer.calls),
+        "emit_p99_ms": sorted(producer.calls)[int(len(producer.calls) * 0.99) - 1],
         "errors": sum(r["errors"] for r in results),
     }
 
@@ -382,13 +397,14 @@ def main() -> None:
         f"for {args.seconds:.0f} s\n"
     )
     print("| target | connected | delivered | p50 ms | p99 ms | RSS/conn KB | server RSS MB "
-          "| server CPU | connect s |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| server CPU | connect s | emit p50/p99 ms | late emits |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['target']} | {r['connected']} | {r['delivered_pct']:.2f}% | {r['p50_ms']:.1f} "
             f"| {r['p99_ms']:.1f} | {r['rss_per_conn_kb']:.1f} | {r['rss_mb']:.0f} "
-            f"| {r['cpu_pct']:.0f}% | {r['connect_s']:.1f} |"
+            f"| {r['cpu_pct']:.0f}% | {r['connect_s']:.1f} "
+            f"| {r['emit_p50_ms']:.1f}/{r['emit_p99_ms']:.1f} | {r['late']} |"
         )
     peer = next((r for r in rows if r["target"] == "peer"), None)
     if peer:

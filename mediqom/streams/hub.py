@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -169,6 +170,7 @@ class Listener:
 class _Topic:
     key: str
     seen: int = -1
+    suspect: tuple[int, bool] | None = None  # the log's head at the last poll, not yet seen
     listeners: set[Listener] = field(default_factory=set)
     ready: asyncio.Future[None] | None = None
     task: asyncio.Task[None] | None = None
@@ -183,6 +185,9 @@ class StreamHub:
         self.listeners: set[Listener] = set()
         self.shutting_down = False
         self.ticker: asyncio.Task[None] | None = None
+        # log reads in flight, shared by listeners asking the same thing at the same time
+        # (a stream's followers after a poke, a reconnect storm)
+        self.reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     async def listen(self, key: str) -> Listener:
         """Subscribe to a stream; returns once the layer subscription is in place, so that a
@@ -270,6 +275,15 @@ class StreamHub:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(layer.group_discard(group, channel))
 
+    async def shared_read(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+        """`db.run(read)`, or the result of the identical read already in flight."""
+        future = self.reads.get(key)
+        if future is None:
+            future = asyncio.ensure_future(db.run(read))
+            self.reads[key] = future
+            future.add_done_callback(lambda _: self.reads.pop(key, None))
+        return await asyncio.shield(future)
+
     async def _keepalives(self) -> None:
         """Offer a keepalive to every listener idle for MEDIQOM_STREAM_KEEPALIVE_SECONDS."""
         while self.listeners or self.topics:
@@ -321,9 +335,16 @@ async def _head_item(topic: _Topic) -> Item | None:
     if head is None:
         return None
     seq, ended = head
-    if ended:
-        return Item(END, seq)
-    return Item(POKE, seq) if seq > topic.seen else None
+    if seq <= topic.seen and not ended:
+        topic.suspect = None
+        return None
+    # Only a head that stays ahead for a whole poll interval means a dropped message (a head
+    # just ahead is usually a message still in flight, and a poke costs every listener a read).
+    if topic.suspect != head:
+        topic.suspect = head
+        return None
+    topic.suspect = None
+    return Item(END, seq) if ended else Item(POKE, seq)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StreamHub] = weakref.WeakKeyDictionary()

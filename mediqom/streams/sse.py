@@ -9,6 +9,7 @@ Order of work: first bytes at once, `initial`, subscribe, replay after `Last-Eve
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
@@ -141,7 +142,11 @@ class EventStream:
     async def _read(
         self, after: int, limit: int = PAGE
     ) -> tuple[StreamState | None, list[StoredEvent]]:
-        return await db.run(stream_read, user=self.user, key=self.key, after=after, limit=limit)
+        result: tuple[StreamState | None, list[StoredEvent]] = await hub.get_hub().shared_read(
+            (self.user.id, self.key, after, limit),
+            functools.partial(stream_read, user=self.user, key=self.key, after=after, limit=limit),
+        )
+        return result
 
     def _stored(self, seq: int, payload: str) -> Event:
         self.last = seq

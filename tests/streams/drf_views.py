@@ -1,15 +1,17 @@
-"""A DRF view answering with `sse_response`, as other apps write them (import-job style:
-an unstored status event first, then the log, closing after complete/error). Served by
-tests/streams/settings_drf.py in a real server process."""
+"""Test urlconf, served by tests/streams/settings_drf.py in real server processes: a DRF view
+answering with `sse_response` as other apps write them (import-job style: an unstored status
+event first, then the log, closing after complete/error), and a test-only append endpoint."""
 
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from django.urls import path
+from rest_framework.response import Response
 
 from config.urls import urlpatterns as project_urls
 from mediqom.api.base import AuthedRequest, BaseApi
 from mediqom.streams.selectors import stream_get
+from mediqom.streams.services import stream_append
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 
 
@@ -26,4 +28,16 @@ class JobStreamApi(BaseApi):
         )
 
 
-urlpatterns = [path("v1/jobs/<str:key>/process", JobStreamApi.as_view()), *project_urls]
+class AppendApi(BaseApi):
+    """Test only: append to one of the caller's streams in this server process."""
+
+    def post(self, request: AuthedRequest, key: str) -> Response:
+        seq = stream_append(key=key, owner_id=request.user.id, payload=request.data)
+        return Response({"seq": seq})
+
+
+urlpatterns = [
+    path("v1/jobs/<str:key>/process", JobStreamApi.as_view()),
+    path("v1/test-append/<str:key>", AppendApi.as_view()),
+    *project_urls,
+]
