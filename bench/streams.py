@@ -3,7 +3,7 @@ pub/sub peer (bench/peers/sse_peer.py), side by side in one run.
 
 Run: ``.venv/bin/python bench/streams.py`` (PostgreSQL and Redis on 127.0.0.1; about 1 minute
 per target). Not part of the test run. Options: --clients 2000 --streams 50 --rate 2
---seconds 20 --targets ours-uvicorn-1,peer (also ours-uvicorn-2, ours-daphne-1).
+--seconds 20 --producers 1 --targets ours-uvicorn-1,peer (also ours-uvicorn-2, ours-daphne-1).
 
 Each target is one server started on a socket bound here; `--clients` SSE connections (two
 client processes, raw HTTP/1.1) spread over `--streams` streams; then a producer emits `--rate`
@@ -201,6 +201,15 @@ class Producer(threading.Thread):
         interval = 1 / (self.rate * len(self.keys))
         count = int(self.seconds * self.rate * len(self.keys))
         started = time.monotonic()
+        try:
+            self._emit_all(count, interval, started)
+        finally:
+            if "django.db" in sys.modules:  # this thread's database connection
+                from django.db import connections
+
+                connections.close_all()
+
+    def _emit_all(self, count: int, interval: float, started: float) -> None:
         for index in range(count):
             key = self.keys[index % len(self.keys)]
             payload = {"type": "bench", "data": {"sent": time.time_ns()}, "timestamp": 0}
@@ -278,9 +287,15 @@ def run_target(
         time.sleep(2)
         rss_connected = _rss_kb(server.pid)
         cpu_before = _cpu_seconds(server.pid)
-        producer = Producer(emit, keys, args.rate, args.seconds)
-        producer.start()
-        producer.join()
+        # --producers threads, each pacing its share of the streams
+        producers = [
+            Producer(emit, keys[i :: args.producers], args.rate, args.seconds)
+            for i in range(args.producers)
+        ]
+        for producer in producers:
+            producer.start()
+        for producer in producers:
+            producer.join()
         cpu = _cpu_seconds(server.pid) - cpu_before
         time.sleep(3)
         results = []
@@ -303,7 +318,8 @@ def run_target(
         log.close()
     latencies = sorted(x for r in results for x in r["latencies"])
     per_stream = args.clients / args.streams
-    expected = sum(producer.sent.values()) * per_stream
+    expected = sum(sum(p.sent.values()) for p in producers) * per_stream
+    calls = sorted(x for p in producers for x in p.calls)
     return {
         "target": name,
         "connected": connected,
@@ -314,9 +330,9 @@ def run_target(
         "rss_per_conn_kb": (rss_connected - rss_before) / max(connected, 1),
         "rss_mb": rss_connected / 1024,
         "cpu_pct": 100 * cpu / args.seconds,
-        "late": producer.late,
-        "emit_p50_ms": statistics.median(producer.calls),
-        "emit_p99_ms": sorted(producer.calls)[int(len(producer.calls) * 0.99) - 1],
+        "late": sum(p.late for p in producers),
+        "emit_p50_ms": statistics.median(calls),
+        "emit_p99_ms": calls[int(len(calls) * 0.99) - 1],
         "errors": sum(r["errors"] for r in results),
     }
 
@@ -357,6 +373,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--targets", default="ours-uvicorn-1,peer")
+    parser.add_argument("--producers", type=int, default=1, help="producer threads")
     args = parser.parse_args()
     if args.client:
         spec = json.loads(Path(args.client).read_text())
