@@ -87,6 +87,8 @@ USER_TABLES = [
     "audit_log",
     "billing_checkout_sessions",
     "purchase_history",
+    "streams",
+    "stream_events",
 ]
 
 
