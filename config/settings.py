@@ -132,14 +132,22 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # ---------------------------------------------------------------- BACKGROUND WORK
+# thread: in-process background threads (embedded default); database: django-tasks-db, run
+# `manage.py db_worker` on any number of machines; immediate: inside the caller (tests).
+_TASK_BACKENDS = {
+    "thread": "mediqom.background.ThreadBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+MEDIQOM_TASKS_BACKEND = env_choice("MEDIQOM_TASKS_BACKEND", "thread", tuple(_TASK_BACKENDS))
 TASKS = {
     "default": {
-        "BACKEND": (
-            "django_tasks_db.DatabaseBackend"
-            if env_choice("MEDIQOM_TASKS_BACKEND", "immediate", ("immediate", "database"))
-            == "database"
-            else "django_tasks.backends.immediate.ImmediateBackend"
-        )
+        "BACKEND": _TASK_BACKENDS[MEDIQOM_TASKS_BACKEND],
+        "OPTIONS": (
+            {"workers": env_int("MEDIQOM_TASK_THREADS", 4, minimum=1)}
+            if MEDIQOM_TASKS_BACKEND == "thread"
+            else {}
+        ),
     }
 }
 
@@ -347,3 +355,11 @@ MEDIQOM_WS_ALLOWED_ORIGINS = env_list("MEDIQOM_WS_ALLOWED_ORIGINS", [])
 MEDIQOM_WS_MAX_MESSAGE_BYTES = env_int("MEDIQOM_WS_MAX_MESSAGE_BYTES", 4096, minimum=256)
 MEDIQOM_WS_MESSAGES_PER_SECOND = env_int("MEDIQOM_WS_MESSAGES_PER_SECOND", 10, minimum=1)
 MEDIQOM_WS_MAX_SUBSCRIPTIONS = env_int("MEDIQOM_WS_MAX_SUBSCRIPTIONS", 8, minimum=1)
+
+# ---------------------------------------------------------------- IMPORTS (imports_app)
+# A processing job whose row has not moved for this long is presumed dead (its worker died)
+# and may be processed again; until then a second `process` is a 409.
+MEDIQOM_IMPORT_STALE_SECONDS = env_int("MEDIQOM_IMPORT_STALE_SECONDS", 600, minimum=5)
+# Upload limits of POST /v1/import/jobs (checked before anything is stored or charged)
+MEDIQOM_IMPORT_MAX_FILES = env_int("MEDIQOM_IMPORT_MAX_FILES", 20, minimum=1)
+MEDIQOM_IMPORT_MAX_PAGES = env_int("MEDIQOM_IMPORT_MAX_PAGES", 100, minimum=1)

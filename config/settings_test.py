@@ -33,3 +33,8 @@ GEMINI_BASE_URL = None
 MEDIQOM_AI_COMPAT_BASE_URL = None
 MEDIQOM_AI_COMPAT_API_KEY = None
 MEDIQOM_AI_OFFLINE = False
+
+# Tasks run inside the caller unless a test (or a server the tests start) asks for another
+# backend through MEDIQOM_TASKS_BACKEND.
+if not os.environ.get("MEDIQOM_TASKS_BACKEND"):
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -87,6 +87,7 @@ USER_TABLES = [
     "audit_log",
     "streams",
     "stream_events",
+    "import_jobs",
 ]
 
 
@@ -169,6 +170,7 @@ def rls_disabled(db: None) -> Iterator[None]:
         "subscriptions",
         "recovery_attempts",
         "audit_log",
+        "import_jobs",
     ]
     with connection.cursor() as cursor:
         for table in tables:
