@@ -183,3 +183,17 @@ def test_process_without_scans_is_403_before_streaming(alice, alice_keys, client
     assert response.status_code == 403
     assert response.json()["message"] == "Subscription limit reached"
     assert ImportJob.objects.get(pk=job_id).scan_deducted is False
+
+
+def test_the_purge_command_deletes_only_expired_jobs(alice, bob, client_for):
+    import io
+
+    from django.core.management import call_command
+
+    keep = create(client_for(alice)).json()["id"]
+    gone = create(client_for(bob)).json()["id"]
+    ImportJob.objects.filter(pk=gone).update(expires_at=timezone.now() - timedelta(seconds=1))
+    out = io.StringIO()
+    call_command("import_jobs_purge", stdout=out)
+    assert out.getvalue().strip() == "purged 1 import job(s)"
+    assert [str(pk) for pk in ImportJob.objects.values_list("pk", flat=True)] == [keep]
