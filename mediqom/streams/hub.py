@@ -23,12 +23,12 @@ from typing import Any
 
 import orjson
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError
 
 from mediqom.logging import get_logger
+from mediqom.streams import db
 
 log = get_logger("sse")
 
@@ -287,7 +287,7 @@ def _stream_head(key: str) -> tuple[int, bool] | None:
 
 async def _head_item(topic: _Topic) -> Item | None:
     try:
-        head = await database_sync_to_async(_stream_head, thread_sensitive=False)(topic.key)
+        head = await db.run(_stream_head, topic.key)
     except DatabaseError:
         return None  # try again at the next poll
     if head is None:

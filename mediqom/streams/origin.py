@@ -9,7 +9,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 
 
-class SettingsOriginValidator(OriginValidator):
+class SettingsOriginValidator(OriginValidator):  # type: ignore[misc]  # channels is untyped
     """Rejects a handshake whose Origin is not allowed (a foreign page using the auth cookie)."""
 
     def __init__(self, application: Any) -> None:

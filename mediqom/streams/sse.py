@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -26,7 +27,7 @@ from rest_framework.request import Request
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.errors import InvalidInput, NotAuthenticated
 from mediqom.logging import get_logger
-from mediqom.streams import hub
+from mediqom.streams import db, hub
 from mediqom.streams.selectors import StoredEvent, StreamState, stream_read
 from mediqom.streams.services import validate_key
 
@@ -106,6 +107,11 @@ def sse_response(
     return response
 
 
+def _close_request_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _decode(payload: str) -> dict[str, Any]:
     value = orjson.loads(payload)
     return value if isinstance(value, dict) else {}
@@ -136,11 +142,7 @@ class EventStream:
     async def _read(
         self, after: int, limit: int = PAGE
     ) -> tuple[StreamState | None, list[StoredEvent]]:
-        read = database_sync_to_async(stream_read, thread_sensitive=False)
-        result: tuple[StreamState | None, list[StoredEvent]] = await read(
-            user=self.user, key=self.key, after=after, limit=limit
-        )
-        return result
+        return await db.run(stream_read, user=self.user, key=self.key, after=after, limit=limit)
 
     def _stored(self, seq: int, payload: str) -> Event:
         self.last = seq
@@ -177,8 +179,12 @@ class EventStream:
     async def frames(self) -> AsyncIterator[bytes]:
         """The SSE body."""
         yield b"retry: %d\n: connected\n\n" % settings.MEDIQOM_STREAM_RETRY_MS
+        # A sync view ran in this request's own thread and left its database connection open;
+        # Django would close it only when the response ends, i.e. hold one connection per
+        # open stream. Every later read uses short-lived worker-thread connections.
+        await sync_to_async(_close_request_connection, thread_sensitive=True)()
         if self.initial is not None:
-            events = await database_sync_to_async(self.initial, thread_sensitive=False)()
+            events = await db.run(self.initial)
             for event in events:
                 yield hub.sse_frame(None, orjson.dumps(event))
         async for out in self.follow():
