@@ -17,6 +17,8 @@ have espeak-ng || need+=(espeak-ng)
 have sox || need+=(sox)
 have pdftoppm || need+=(poppler-utils)
 have node || need+=(nodejs)
+# the font the import tests render their lab reports in (PDF and photographed page)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then
     echo "==> installing system packages: ${need[*]}"
