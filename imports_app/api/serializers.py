@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -10,11 +9,11 @@ from rest_framework import serializers
 
 from imports_app.models import ImportJob
 from imports_app.selectors import job_manifest
+from imports_app.validation import safe_filename, validate_data_url, validate_pages
 from mediqom.errors import InvalidInput, PayloadTooLarge
 
 TASK_TYPES = ("application/pdf", "images", "application/dicom")
 LANGUAGES = ("English", "Czech", "German")
-DATA_URL = re.compile(r"^data:image/(png|jpeg|jpg|webp|gif);base64,[A-Za-z0-9+/=\s]+$")
 
 
 class FileManifestEntryInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -28,11 +27,8 @@ class FileManifestEntryInput(serializers.Serializer):  # type: ignore[type-arg]
     dicomMetadata = serializers.DictField(required=False, allow_null=True)
     thumbnail = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
 
-    def validate_processedImages(self, value: list[str]) -> list[str]:
-        for image in value:
-            if not DATA_URL.match(image):
-                raise serializers.ValidationError("Pages must be base64 image data URLs")
-        return value
+    def validate_name(self, value: str) -> str:
+        return safe_filename(value)
 
 
 def parse_job_create(data: Any) -> dict[str, Any]:
@@ -50,6 +46,12 @@ def parse_job_create(data: Any) -> dict[str, Any]:
     pages = sum(len(e["processedImages"]) for e in entries)
     if pages > settings.MEDIQOM_IMPORT_MAX_PAGES:
         raise PayloadTooLarge("Too many pages in one import", code="import_too_many_pages")
+    # Every page is checked before anything is stored or charged: real image by its magic
+    # bytes, its declared type, size and pixel caps (imports_app.validation).
+    for entry in entries:
+        validate_pages(entry["processedImages"])
+        if entry.get("thumbnail"):
+            validate_data_url(entry["thumbnail"])
     language = data.get("language", "English")
     if language not in LANGUAGES:
         raise InvalidInput(

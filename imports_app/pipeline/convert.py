@@ -48,7 +48,7 @@ def report_analysis(state: dict[str, Any], fallback_text: str = "") -> dict[str,
     if is_medical is None:
         is_medical = bool(flags.get("isMedical", True)) if flags else True
     content = report.get("content")
-    return {
+    analysis = {
         "type": report.get("type") or "report",
         "fhirType": "DiagnosticReport",
         "fhir": {},
@@ -82,6 +82,18 @@ def report_analysis(state: dict[str, Any], fallback_text: str = "") -> dict[str,
         "processing": state.get("processing") or {"providers": [], "models": [], "local": False},
         "rejectedValues": state.get("rejectedValues", []),
     }
+    analysis["fhir"] = _fhir(analysis) if is_medical and report else {}
+    return analysis
+
+
+def _fhir(analysis: dict[str, Any]) -> dict[str, Any]:
+    """An R4 Bundle (imports_app.fhir), `{}` when the values do not make a valid one."""
+    from imports_app.fhir import FhirInvalid, build_bundle
+
+    try:
+        return build_bundle(analysis)
+    except FhirInvalid:
+        return {}
 
 
 def _complexity(state: dict[str, Any]) -> str:

@@ -54,23 +54,34 @@ def test_it_refuses_a_job_without_files(alice, client_for, body, message):
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "status"),
     [
-        {"taskType": "application/zip"},
-        {"processedImages": ["http://example.com/x.png"]},
-        {"processedImages": ["data:text/html;base64,PGgxPg=="]},
-        {"processedImages": []},
-        {"size": -1},
-        {"name": "x" * 300},
+        ({"taskType": "application/zip"}, 400),
+        ({"processedImages": ["http://example.com/x.png"]}, 400),
+        ({"processedImages": ["data:text/html;base64,PGgxPg=="]}, 415),
+        ({"processedImages": ["data:image/png;base64,PGgxPg=="]}, 415),  # not a PNG inside
+        ({"processedImages": ["data:image/png;base64,@@@"]}, 400),
+        ({"processedImages": []}, 400),
+        ({"processedImages": "data:image/png;base64,AAAA"}, 400),
+        ({"thumbnail": "data:image/png;base64,PGgxPg=="}, 415),
+        ({"size": -1}, 400),
+        ({"name": "x" * 300}, 400),
     ],
 )
-def test_it_refuses_malformed_files_and_stores_nothing(alice, client_for, change):
+def test_it_refuses_malformed_files_and_stores_nothing(alice, client_for, change, status):
     body = job_body()
     body["files"][0].update(change)
     response = create(client_for(alice), body)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert set(response.json()) >= {"message", "code", "fields"}
     assert not ImportJob.objects.exists()
+
+
+def test_a_traversal_file_name_is_stored_inert(alice, client_for):
+    body = job_body(name="../../etc/passwd")
+    job_id = create(client_for(alice), body).json()["id"]
+    job = client_for(alice).get(f"/v1/import/jobs/{job_id}").json()["job"]
+    assert job["file_manifest"][0]["name"] == "passwd"
 
 
 def test_it_refuses_too_many_pages(alice, client_for, settings):

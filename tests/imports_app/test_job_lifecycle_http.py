@@ -5,7 +5,9 @@ user's private key."""
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
 import time
 from typing import Any
 
@@ -16,6 +18,8 @@ from crypto_app.primitives import aes_decrypt_json, unwrap_key
 from imports_app.models import ImportJob
 from mediqom.records.quotas import check_scans_available
 from tests.conftest import token_for
+from tests.imports.conftest import report_pdf
+from tests.imports.lab_reports import CZECH
 from tests.imports_app.conftest import give_keys, job_body
 from tests.imports_app.test_pipeline import PAGE_1, PAGE_2, program_document
 from tests.streams.conftest import SseReader
@@ -221,11 +225,48 @@ def test_a_provider_error_fails_the_job_keeps_the_scan_and_a_retry_resumes(
     assert check_scans_available(user=alice)["available"] == scans - 1  # charged once
 
 
-def test_without_any_provider_the_job_fails_clearly_and_the_scan_is_refunded(
-    start_server, ai_stub, alice
+def test_without_a_key_the_job_runs_offline_and_is_labelled_local(
+    start_server, ai_stub, alice, tmp_path
+):
+    private = give_keys(alice)
+    server = start_server(**ai_env(ai_stub, OPENAI_API_KEY=""))
+    body = job_body()
+    body["files"][0]["processedImages"] = [czech_report_page(tmp_path)]
+    response = httpx.post(
+        f"{server.url}/v1/import/jobs", json=body, headers=headers(alice), timeout=10
+    )
+    job_id = response.json()["id"]
+    with process(server, alice, job_id) as response:
+        events = data_events(response)
+    assert events[-1]["type"] == "complete", events[-1]
+    assert ai_stub.requests == []
+    _, analysis = decrypt(get_job(server, alice, job_id), private)
+    [report] = analysis
+    assert report["provider"] == "local"
+    assert report["processing"]["local"] is True
+    assert "no AI model" in report["processing"]["label"]
+    found = {s["loinc"] for s in report["signals"]}
+    expected = {row[5] for row in CZECH.rows if row[5]}
+    assert len(found & expected) >= len(expected) - 1  # OCR of a rendered page
+    assert report["fhir"]["resourceType"] == "Bundle"
+
+
+def test_when_no_provider_may_run_the_job_fails_clearly_and_the_scan_is_refunded(
+    start_server, ai_stub, alice, tmp_path
 ):
     give_keys(alice)
-    server = start_server(**ai_env(ai_stub, OPENAI_API_KEY=""))
+    models = tmp_path / "ai-models.yaml"
+    models.write_text(
+        "providers:\n  openai:\n    kind: openai\n    api_key_setting: OPENAI_API_KEY\n"
+        "    models:\n      gpt4: {model_id: gpt-4o}\n"
+        "flows:\n"
+        + "".join(
+            f"  {flow}: {{provider: openai, model: gpt4, local: false}}\n"
+            for flow in ("ocr_extraction", "extraction", "document_type_routing",
+                         "feature_detection", "medical_analysis")
+        )
+    )  # fmt: skip
+    server = start_server(**ai_env(ai_stub, OPENAI_API_KEY="", MEDIQOM_AI_MODELS_FILE=str(models)))
     job_id = create_job(server, alice)
     scans = check_scans_available(user=alice)["available"]
     with process(server, alice, job_id) as response:
@@ -237,3 +278,17 @@ def test_without_any_provider_the_job_fails_clearly_and_the_scan_is_refunded(
     assert check_scans_available(user=alice)["available"] == scans
     job = get_job(server, alice, job_id)
     assert (job["status"], job["scan_deducted"]) == ("error", False)
+    assert "No AI provider is configured" in job["error"]
+
+
+def czech_report_page(tmp_path: Any) -> str:
+    """The Czech lab report of tests/imports rendered to a PDF and rasterised like pdf.js."""
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(report_pdf(CZECH))
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
+    png = (tmp_path / "page.png").read_bytes()
+    return "data:image/png;base64," + base64.b64encode(png).decode()

@@ -212,6 +212,12 @@ def test_the_workflow_runs_the_triggered_nodes_concurrently_and_builds_the_repor
     ):
         assert key in analysis, key  # fmt: skip
     assert analysis["fhirType"] == "DiagnosticReport"
+    bundle = analysis["fhir"]
+    assert bundle["resourceType"] == "Bundle"
+    resources = [e["resource"] for e in bundle["entry"]]
+    assert resources[0]["resourceType"] == "DiagnosticReport"
+    assert resources[0]["status"] == "preliminary"
+    assert sum(r["resourceType"] == "Observation" for r in resources) == 3
 
     stages = [s for s, _, _ in events]
     for stage in (
