@@ -9,6 +9,7 @@ public key; the server's resume state is field-encrypted and dropped at the end.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -209,6 +210,37 @@ def import_job_start(*, user: SupabaseUser, job_id: UUID) -> ImportJob:
     run = (str(job.id), str(user.id), now.isoformat())
     transaction.on_commit(lambda: process_import_job.enqueue(*run))
     return job
+
+
+def import_jobs_recover_stale() -> int:
+    """Re-enqueue every job whose run died (its row has not moved for
+    MEDIQOM_IMPORT_STALE_SECONDS): the new run takes the claim and resumes from the last
+    finished stage; the old one, should it wake up, stops at its next write. No new scan."""
+    from imports_app.tasks import process_import_job
+
+    stale = ImportJob.objects.filter(status__in=PROCESSING, updated_at__lt=_stale_before())
+    count = 0
+    for job_id in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = (
+                ImportJob.objects.select_for_update()
+                .filter(pk=job_id, status__in=PROCESSING, updated_at__lt=_stale_before())
+                .first()
+            )
+            if job is None:
+                continue
+            now = timezone.now()
+            job.processing_started_at = now
+            job.updated_at = now
+            job.save(update_fields=["processing_started_at", "updated_at"])
+            transaction.on_commit(
+                functools.partial(
+                    process_import_job.enqueue, str(job.id), str(job.user_id), now.isoformat()
+                )
+            )
+        logger.warning("import job run presumed dead, re-enqueued job=%s", job_id)
+        count += 1
+    return count
 
 
 # ---------------------------------------------------------------- the run (background)
