@@ -157,6 +157,9 @@ _GEMINI_PATH = re.compile(r"^/v1[a-z0-9]*/models/([^:/]+):(generateContent|strea
 class _Handler(BaseHTTPRequestHandler):
     owner: AIStub
     protocol_version = "HTTP/1.1"
+    # One write per answer and no Nagle delay: the stub must not add latency of its own.
+    disable_nagle_algorithm = True
+    wbufsize = -1
 
     def log_message(self, format: str, *args: Any) -> None:
         return

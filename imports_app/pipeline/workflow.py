@@ -134,8 +134,9 @@ def run_unified_workflow(
     node_content: list[dict[str, Any]] = [*image_parts(images), {"type": "text", "text": text}]
     done = 0
     processed: list[str] = []
-    for group in plan:
-        with ThreadPoolExecutor(max_workers=min(len(group), MAX_PARALLEL_NODES)) as pool:
+    widest = max((len(g) for g in plan), default=1)
+    with ThreadPoolExecutor(max_workers=max(1, min(widest, MAX_PARALLEL_NODES))) as pool:
+        for group in plan:
             futures = [
                 (node, pool.submit(_run_node, node, node_content, language, usage, emit))
                 for node in group
