@@ -45,17 +45,25 @@ class ImportJobListApi(BaseApi):
 
 
 class ImportJobDetailApi(BaseApi):
-    @extend_schema(operation_id="import_job_get", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="import_job_get", responses={200: OpenApiTypes.OBJECT, **ERROR_RESPONSES}
+    )
     def get(self, request: AuthedRequest, job_id: UUID) -> Response:
         job = selectors.import_job_get(user=request.user, job_id=job_id)
         return Response({"job": job_detail(job)})
 
-    @extend_schema(operation_id="import_job_retry", request=None)
+    @extend_schema(
+        operation_id="import_job_retry",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **ERROR_RESPONSES},
+    )
     def patch(self, request: AuthedRequest, job_id: UUID) -> Response:
         services.import_job_retry(user=request.user, job_id=job_id)
         return Response({"success": True})
 
-    @extend_schema(operation_id="import_job_delete")
+    @extend_schema(
+        operation_id="import_job_delete", responses={200: OpenApiTypes.OBJECT, **ERROR_RESPONSES}
+    )
     def delete(self, request: AuthedRequest, job_id: UUID) -> Response:
         services.import_job_delete(user=request.user, job_id=job_id)
         return Response({"success": True})
