@@ -292,6 +292,12 @@ class _EventWriter:
             connection.close()
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._store(batch)
+        except Exception:  # progress is best effort; the run goes on
+            logger.exception("import job progress not stored job=%s", self.run.job_id)
+
+    def _store(self, batch: list[dict[str, Any]]) -> None:
         with rls_context(self.run.user):
             for payload in batch:
                 stream_append(key=self.key, owner_id=self.run.user.id, payload=payload)

@@ -78,8 +78,23 @@ def process(server: Any, user: Any, job_id: str) -> Any:
     )  # fmt: skip
 
 
-def data_events(response: Any) -> list[dict[str, Any]]:
-    return [json.loads(f.data) for f in SseReader(response).rest() if f.data]
+def data_events(response: Any, *, within: float = 90) -> list[dict[str, Any]]:
+    """The run's events up to its complete/error (where the client stops reading), then the
+    server must end the response; never waits longer than `within` seconds."""
+    reader = SseReader(response)
+    deadline = time.monotonic() + within
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        frame = reader.next()
+        if frame is None:
+            return events  # the server ended the response
+        if frame.data:
+            events.append(json.loads(frame.data))
+            if events[-1]["type"] in ("complete", "error"):
+                rest = [f for f in reader.rest() if f.data]
+                assert rest == [], "events after the terminal one"
+                return events
+    raise AssertionError(f"no complete/error within {within} s; got {events[-3:]}")
 
 
 def get_job(server: Any, user: Any, job_id: str) -> dict[str, Any]:
