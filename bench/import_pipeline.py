@@ -7,6 +7,10 @@ triggered extraction nodes, grouped by priority; nodes of a group run concurrent
 path is D x (2 + 1 + number of groups): the lower bound if concurrency were free. The peer is
 the same pipeline with one node at a time (MAX_PARALLEL_NODES = 1), i.e. D x number of calls.
 
+Second part: throughput of the offline `local` provider (imports_app.local.assess_local) in
+pages per second, on the Czech lab report of tests/imports as a text-layer PDF page and as a
+150 dpi page image (OCR, the path of the client's rasterised pages).
+
     .venv/bin/python bench/import_pipeline.py [--delay 0.25] [--runs 3]
 """
 
@@ -111,6 +115,35 @@ def measure(delay: float, runs: int, parallel: int) -> tuple[float, int]:
     return statistics.median(r[0] for r in results), results[0][1]
 
 
+def local_throughput(runs: int) -> list[tuple[str, float]]:
+    """(input kind, pages per second) of the offline provider."""
+    import base64
+    import subprocess
+    import tempfile
+
+    from imports_app.local import assess_local
+    from tests.imports.conftest import report_pdf
+    from tests.imports.lab_reports import CZECH
+
+    pdf = report_pdf(CZECH)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "r.pdf").write_bytes(pdf)
+        subprocess.run(
+            ["pdftoppm", "-r", "150", "-png", "-singlefile", f"{tmp}/r.pdf", f"{tmp}/p"],
+            check=True,
+        )
+        png = (Path(tmp) / "p.png").read_bytes()
+    image = "data:image/png;base64," + base64.b64encode(png).decode()
+    out = []
+    for kind, page in (("text-layer PDF page", pdf), ("page image (OCR)", image)):
+        assess_local(pages=[page], language="cs")  # warm-up
+        started = time.perf_counter()
+        for _ in range(runs):
+            assess_local(pages=[page], language="cs")
+        out.append((kind, runs / (time.perf_counter() - started)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--delay", type=float, default=0.25)
@@ -130,6 +163,11 @@ def main() -> None:
     print(f"| peer: one node at a time | {peer:.3f} | {critical:.3f} | {peer / critical:.3f} |")
     print(f"speed-up ours vs peer: {peer / ours:.2f}x")
     STUB.stop()
+    print()
+    print("| local provider input | pages per second |")
+    print("|---|---:|")
+    for kind, rate in local_throughput(args.runs):
+        print(f"| {kind} | {rate:.2f} |")
 
 
 if __name__ == "__main__":
