@@ -11,7 +11,6 @@ from mediqom.api.exceptions import json_not_found
 v1_patterns: list[URLPattern | URLResolver] = [
     path("", include("mediqom.records.api.urls")),
     path("", include("crypto_app.api.urls")),
-    path("", include("mediqom.streams.api.urls")),
     path("", include("imports_app.api.urls")),
 ]
 if settings.MEDIQOM_ENABLE_API_DOCS:

@@ -219,3 +219,13 @@ async def ws_db(transactional_db: None) -> Any:
     yield
     await database_sync_to_async(connections.close_all)()
     await database_sync_to_async(db.close_connections)()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_stream_threads_connections(django_db_setup: None) -> Iterator[None]:
+    """The stream threads keep their database connections; close them before the test
+    database is dropped (a log poll may have reopened one after a test's own cleanup)."""
+    yield
+    from mediqom.streams import db
+
+    db.close_connections()
