@@ -31,6 +31,7 @@ _INTERPRETATIONS = {
     "N": "Normal",
     "A": "Abnormal",
 }
+_CATEGORIES = {"laboratory": "Laboratory", "vital-signs": "Vital Signs"}
 _COMPARATORS = {"<": "<", ">": ">", "≤": "<=", "≥": ">=", "<=": "<=", ">=": ">="}
 _REPORT_CODES = {
     "laboratory": ("11502-2", "Laboratory report"),
@@ -100,13 +101,14 @@ def _observation(signal: dict[str, Any], *, date: str | None) -> dict[str, Any]:
     loinc = signal.get("loinc")
     if loinc and loinc in loinc_codes():
         code["coding"] = [{"system": LOINC, "code": loinc, "display": signal.get("loincDisplay")}]
+    kind = "vital-signs" if signal.get("observationCategory") == "vital-signs" else "laboratory"
     observation: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "preliminary",
         "category": [
             {
                 "coding": [
-                    {"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}
+                    {"system": OBSERVATION_CATEGORY, "code": kind, "display": _CATEGORIES[kind]}
                 ]
             }
         ],

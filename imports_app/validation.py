@@ -273,6 +273,24 @@ def _declared_page_count(data: bytes) -> int | None:
     return max(counts) if counts else None
 
 
+def _walked_page_count(data: bytes, limits: Limits) -> int:
+    """Leaves of the page tree as pypdf walks it, stopping one past the cap: a /Count can lie
+    and page objects can hide in compressed object streams, where the byte scan cannot see."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        walked = 0
+        for _ in reader.pages:
+            walked += 1
+            if walked > limits.max_pdf_pages:
+                break
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise InvalidDocument("The PDF is truncated or corrupt", code="pdf_corrupt") from exc
+    return walked
+
+
 def validate_pdf(
     data: bytes, *, declared_type: str | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> PdfInput:
@@ -302,9 +320,10 @@ def validate_pdf(
             ) from exc
         raise InvalidDocument("The PDF is truncated or corrupt", code="pdf_corrupt") from exc
     try:
-        pages = len(document)
+        pages = len(document)  # pdfium believes the root's /Count
     finally:
         document.close()
+    pages = max(pages, _walked_page_count(data, limits))
     if pages > limits.max_pdf_pages:
         raise PayloadTooLarge("The PDF has too many pages", code="too_many_pages")
     if pages == 0:
@@ -369,10 +388,113 @@ def _looks_like_text(data: bytes) -> bool:
     return b"\x00" not in head and not any(head.startswith(m) for m in _OTHER_MAGIC)
 
 
-def validate_pages(pages: list[str], *, limits: Limits = DEFAULT_LIMITS) -> list[ImageInput]:
+def validate_pages(pages: object, *, limits: Limits = DEFAULT_LIMITS) -> list[ImageInput]:
     """A task's `processedImages` (§7.1): a list of image data URLs, capped in count."""
     if not isinstance(pages, list) or not pages:
         raise InvalidInput("A file needs at least one page image", code="empty_input")
     if len(pages) > limits.max_pages_per_job:
         raise PayloadTooLarge("Too many pages", code="too_many_pages")
     return [validate_data_url(page, limits=limits) for page in pages]
+
+
+def validate_document_data_url(
+    url: str, *, limits: Limits = DEFAULT_LIMITS
+) -> ImageInput | PdfInput:
+    """A page image or a whole PDF carried in JSON as a data URL (`data:application/pdf;...`)."""
+    if not isinstance(url, str):
+        raise InvalidInput("A document must be a data URL", code="invalid_data_url")
+    header = _DATA_URL.match(url[:256])
+    if header is None or header.group("type").lower() != "application/pdf":
+        return validate_data_url(url, limits=limits)
+    if len(url) > limits.max_file_bytes * 4 // 3 + 256:  # checked before decoding
+        raise PayloadTooLarge("The PDF is too large", code="file_too_large")
+    try:
+        data = base64.b64decode(url[header.end() :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("A document is not valid base64", code="invalid_data_url") from exc
+    return validate_pdf(data, declared_type="application/pdf", limits=limits)
+
+
+# ----------------------------------------------------------------------------- job requests
+
+TASK_TYPES = {"application/pdf", "images", "application/dicom"}
+MAX_DICOM_METADATA_CHARS = 64 * 1024
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """One `FileManifestEntry` of `POST /v1/import/jobs` (§2.3, §12), validated."""
+
+    name: str
+    type: str
+    size: int
+    task_type: str
+    pages: list[ImageInput]
+    thumbnail: ImageInput | None
+    dicom_metadata: dict[str, object] | None
+
+
+def _field_error(path: str, message: str, code: str) -> InvalidInput:
+    return InvalidInput(message, code=code, fields={path: [message]})
+
+
+def validate_job_files(files: object, *, limits: Limits = DEFAULT_LIMITS) -> list[JobFile]:
+    """The `files` of a job request: shapes, task types, every page image, the page total."""
+    if not isinstance(files, list) or not files:
+        raise InvalidInput("No files provided", code="no_files")
+    if len(files) > limits.max_files:
+        raise PayloadTooLarge("Too many files", code="too_many_files")
+    # The page total first, before any image is decoded.
+    counts = [
+        len(e["processedImages"])
+        for e in files
+        if isinstance(e, dict) and isinstance(e.get("processedImages"), list)
+    ]
+    if sum(counts) > limits.max_pages_per_job:
+        raise PayloadTooLarge("Too many pages", code="too_many_pages")
+    out: list[JobFile] = []
+    for index, entry in enumerate(files):
+        path = f"files[{index}]"
+        if not isinstance(entry, dict):
+            raise _field_error(path, "Each file must be an object", "invalid_file")
+        task_type = entry.get("taskType")
+        if task_type not in TASK_TYPES:
+            raise _field_error(f"{path}.taskType", "Unknown task type", "invalid_task_type")
+        size = entry.get("size", 0)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise _field_error(f"{path}.size", "Size must be a whole number", "invalid_file")
+        images = entry.get("processedImages")
+        if not isinstance(images, list) or not images:
+            raise _field_error(f"{path}.processedImages", "No page images", "empty_input")
+        metadata = entry.get("dicomMetadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise _field_error(f"{path}.dicomMetadata", "Must be an object", "invalid_file")
+        if metadata is not None and len(repr(metadata)) > MAX_DICOM_METADATA_CHARS:
+            raise PayloadTooLarge("DICOM metadata is too large", code="metadata_too_large")
+        thumbnail = entry.get("thumbnail")
+        out.append(
+            JobFile(
+                name=safe_filename(
+                    entry.get("name") if isinstance(entry.get("name"), str) else None
+                ),
+                type=str(entry.get("type") or "")[:100],
+                size=size,
+                task_type=task_type,
+                pages=validate_pages(images, limits=limits),
+                thumbnail=validate_data_url(thumbnail, limits=limits) if thumbnail else None,
+                dicom_metadata=metadata,
+            )
+        )
+    return out
+
+
+def validate_images_or_text(
+    *, images: object = None, text: object = None, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[ImageInput], TextInput | None]:
+    """`{images?, text?}` of /v1/import/extract and /report(/stream): at least one of them."""
+    if images in (None, []) and text in (None, ""):
+        raise InvalidInput("Provide page images or text", code="no_input")
+    pages = validate_pages(images, limits=limits) if images not in (None, []) else []
+    if text not in (None, "") and not isinstance(text, str):
+        raise _field_error("text", "Text must be a string", "invalid")
+    return pages, validate_text(text, limits=limits) if isinstance(text, str) and text else None

@@ -66,20 +66,20 @@ class Analyte:
         return sorted({n for names in self.names.values() for n in names})
 
 
-def _load(name: str) -> Any:
+def load_data(name: str) -> Any:
     with (DATA_DIR / name).open(encoding="utf-8") as handle:
         return json.load(handle)
 
 
 @cache
 def units() -> dict[str, Unit]:
-    table: dict[str, list[str]] = _load("lab_units.json")["units"]
+    table: dict[str, list[str]] = load_data("lab_units.json")["units"]
     return {unit_key(alias): Unit(ucum=code, kind=kind) for alias, (code, kind) in table.items()}
 
 
 @cache
 def analytes() -> tuple[Analyte, ...]:
-    rows: list[dict[str, Any]] = _load("lab_loinc.json")["analytes"]
+    rows: list[dict[str, Any]] = load_data("lab_loinc.json")["analytes"]
     return tuple(
         Analyte(
             key=row["key"],
@@ -115,7 +115,7 @@ _OCR_UNIT_REPAIRS = (
     (re.compile(r"^(?:h|hu|pu|[“”\"'|])(mol|kat|g)/"), r"u\1/"),
     (re.compile(r"/[ph]l$"), "/ul"),
     (re.compile(r"^ml(u/)"), r"mi\1"),
-    (re.compile(r"^10[\^*“”\"'7%]?(9|12|3|6)/[l1i|!]?$"), r"10^\1/l"),
+    (re.compile(r"^x?10[\^*\u201c\u201d\u2018\u2019\"'`°7%]?(9|12|3|6)/[l1i|!]?$"), r"10^\1/l"),
 )
 
 
@@ -138,4 +138,8 @@ def ocr_fold(text: str) -> str:
 
 
 def loinc_codes() -> set[str]:
-    return {code for a in analytes() for code, _ in a.codes.values()}
+    """Every curated LOINC code: lab tests and vital signs."""
+    lab = {code for a in analytes() for code, _ in a.codes.values()}
+    vital_rows = load_data("vitals.json")["vitals"]
+    vitals = {row[k][0] for row in vital_rows for k in ("loinc", "pair_loinc") if k in row}
+    return lab | vitals

@@ -55,6 +55,17 @@ _MEDICAL = ["patient", "pacient", "diagnos", "mudr", "dr.", "hospital", "nemocni
             "klinik", "clinic", "laborator", "befund", "therapy", "terapie"]  # fmt: skip
 
 
+_LANGUAGE_CODES = {"english": "en", "czech": "cs", "german": "de", "cs-cz": "cs", "de-de": "de"}
+
+
+def iso_language(language: str | None) -> str | None:
+    """'English'/'czech'/'cs' -> 'en'/'cs' (the AI layer passes language names, §8.9)."""
+    if not language:
+        return None
+    lowered = language.strip().lower()
+    return lowered if lowered in {"en", "cs", "de"} else _LANGUAGE_CODES.get(lowered)
+
+
 def detect_language(text: str) -> str | None:
     """'en', 'cs' or 'de' by stopwords and letters; None when nothing points anywhere."""
     words = re.findall(r"[^\W\d_]+", text.lower())

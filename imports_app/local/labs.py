@@ -17,7 +17,13 @@ NUMBER = r"\d+(?:[.,]\d+)?"
 _DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2012": "-"})
 # Specimen prefixes Czech/German reports put before a test name: "S-Kreatinin", "B-Hemoglobin".
 _SPECIMEN = re.compile(r"^(?:s|b|p|u|sp|fs|vb)\s*[-_]\s*", re.IGNORECASE)
-_VALUE = re.compile(rf"^[\s:=]*(?P<cmp>[<>≤≥])?\s*(?P<value>{NUMBER})(?![\d.,]*\d)")
+# The same prefix after OCR lost its "_" or "-": "B Leukocyty", tried for tabled names only.
+_SPECIMEN_SPACED = re.compile(r"^(?:s|b|p|u|sp|fs|vb)\s+", re.IGNORECASE)
+_VALUE = re.compile(rf"^[\s:;=]*(?P<cmp>[<>≤≥])?\s*(?P<value>{NUMBER})(?![\d.,]*\d)")
+# Markdown table cell borders ("| Hemoglobin | 128 | g/L |"), as an AI OCR pass writes tables.
+_CELL_BORDER = re.compile(r"(?<=\s)\|(?=\s|$)")
+# A flag glued to the value: "6,8H", "412*", "3,3↓".
+_GLUED_FLAG = re.compile(r"^(?P<flag>HH|LL|H|L|\*|!|↑↑|↓↓|↑|↓|\+)(?=\s|$)")
 _PAREN_NOTE = re.compile(r"^\s*\([^)\d]*\)")
 _RANGE_BETWEEN = re.compile(rf"[(\[]?\s*(?P<low>{NUMBER})\s*-\s*(?P<high>{NUMBER})\s*[)\]]?")
 _RANGE_LIMIT = re.compile(
@@ -75,7 +81,8 @@ class LabValue:
         `evidence`: the page and the line the value was read from."""
         abnormal = self.flag in {"H", "L", "HH", "LL", "A"}
         critical = self.flag in {"HH", "LL"}
-        return {
+        vital = self.analyte is not None and self.analyte.category == "vital-signs"
+        signal = {
             "signal": self.analyte.key if self.analyte else _snake(self.name),
             "name": self.name,
             "display": self.analyte.display if self.analyte else self.name,
@@ -83,21 +90,25 @@ class LabValue:
             "valueText": self.value_text,
             "valueType": "number",
             "comparator": self.comparator,
-            "unit": self.unit,
+            "unit": self.unit or "",
             "ucum": self.ucum,
-            "reference": self.reference,
+            "reference": self.reference or "",
             "referenceRange": {"low": self.low, "high": self.high},
             "flag": self.flag,
             "flagSource": self.flag_source,
             "urgency": 4 if critical else 3 if abnormal else 1,
-            "date": date,
+            "date": date or "",
             "labCategory": self.analyte.category if self.analyte else None,
             "loinc": self.loinc[0] if self.loinc else None,
             "loincDisplay": self.loinc[1] if self.loinc else None,
             "searchTerms": self._search_terms(),
             "source": "blood" if self.analyte else "",
             "evidence": {"page": self.page, "text": self.line},
+            "observationCategory": "vital-signs" if vital else "laboratory",
         }
+        if vital:
+            del signal["labCategory"]  # the client's labCategory enum has no vital signs
+        return signal
 
     def _search_terms(self) -> list[str]:
         if self.analyte is None:
@@ -128,9 +139,7 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(chars), origin
 
 
-def _match_name(line: str) -> tuple[Analyte | None, str, str] | None:
-    """(analyte or None, the name as written, the rest of the line) for a line naming a test."""
-    body = _SPECIMEN.sub("", line, count=1)
+def _match_known(body: str) -> tuple[Analyte, str, str] | None:
     folded, origin = _fold_with_offsets(body)
     for name, analyte in names_longest_first():
         if folded.startswith(name) and (
@@ -138,6 +147,16 @@ def _match_name(line: str) -> tuple[Analyte | None, str, str] | None:
         ):
             end = origin[len(name) - 1] + 1
             return analyte, body[:end].strip(), body[end:]
+    return None
+
+
+def _match_name(line: str) -> tuple[Analyte | None, str, str] | None:
+    """(analyte or None, the name as written, the rest of the line) for a line naming a test."""
+    body = _SPECIMEN.sub("", line, count=1)
+    for candidate in (body, _SPECIMEN_SPACED.sub("", body, count=1)):
+        known = _match_known(candidate)
+        if known is not None:
+            return known
     generic = _GENERIC_NAME.match(body)
     if generic:
         return None, generic.group("name").strip(), body[generic.end("name") :]
@@ -178,7 +197,9 @@ def _take_range(text: str) -> tuple[float | None, float | None, str | None, str]
 
 
 def parse_line(raw: str, *, page: int) -> LabValue | None:
-    line = " ".join(raw.translate(_DASHES).split())
+    text = raw.translate(_DASHES)
+    text = text.replace("|", " ") if text.lstrip().startswith("|") else _CELL_BORDER.sub(" ", text)
+    line = " ".join(text.split())
     if not line or len(line) > 200:
         return None
     named = _match_name(line)
@@ -190,6 +211,9 @@ def parse_line(raw: str, *, page: int) -> LabValue | None:
     if value_match is None:
         return None
     after = rest[value_match.end() :]
+    glued = _GLUED_FLAG.match(after)
+    if glued:
+        after = f" {glued.group('flag')} {after[glued.end() :]}"
     unit, unit_text, tokens = _take_unit(after.split())
     low, high, reference, remainder = _take_range(" ".join(tokens))
     flags = [_FLAGS[t.upper()] for t in remainder.split() if t.upper() in _FLAGS]
@@ -204,6 +228,10 @@ def parse_line(raw: str, *, page: int) -> LabValue | None:
         unit = lookup_unit("u" + unit_text[1:]) or unit
     value = to_float(value_match.group("value"))
     flag, flag_source = (flags[0], "report") if flags else _flag_from_range(value, low, high)
+    if flag == "A":  # "*" or "!" only says "abnormal"; the range tells which way
+        derived, _ = _flag_from_range(value, low, high)
+        if derived in {"H", "L"}:
+            flag = derived
     return LabValue(
         name=name,
         value=value,
@@ -237,11 +265,15 @@ def _flag_from_range(
 
 
 def extract_lab_values(pages: list[tuple[int, str]]) -> list[LabValue]:
-    """Every lab value in (page number, page text) pairs, in reading order."""
+    """Every lab value and vital sign in (page number, page text) pairs, in reading order."""
+    from imports_app.local.vitals import parse_vitals  # vitals builds on LabValue
+
     found: list[LabValue] = []
     for page, text in pages:
         for raw in text.splitlines():
             value = parse_line(raw, page=page)
             if value is not None:
                 found.append(value)
+            else:
+                found.extend(parse_vitals(raw, page=page))
     return found

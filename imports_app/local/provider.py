@@ -38,9 +38,10 @@ def assess_local(*, pages: list[bytes | str], language: str | None = None) -> di
 
     The local provider does not split documents: all pages form one document.
     """
-    texts = _page_texts(pages, language)
+    code = describe.iso_language(language)
+    texts = _page_texts(pages, code)
     full = "\n".join(p.text for p in texts)
-    doc_language = describe.detect_language(full) or language
+    doc_language = describe.detect_language(full) or code
     labs = extract_lab_values([(p.page, p.text) for p in texts])
     category = describe.category(full, lab_values=len(labs))
     return {
@@ -84,11 +85,29 @@ def split_pages(text: str) -> list[tuple[int, str]]:
     return parts
 
 
-def _summary(title: str, labs: list[LabValue]) -> str:
+_SUMMARY = {
+    "en": (
+        "{title}: {n} lab values, {m} outside the reference range.",
+        "No lab values were recognised.",
+    ),
+    "cs": (
+        "{title}: laboratorní hodnoty {n}, mimo referenční meze {m}.",
+        "Nebyly rozpoznány žádné laboratorní hodnoty.",
+    ),
+    "de": (
+        "{title}: {n} Laborwerte, {m} außerhalb des Referenzbereichs.",
+        "Es wurden keine Laborwerte erkannt.",
+    ),
+}
+
+
+def _summary(title: str, labs: list[LabValue], language: str | None) -> str:
+    """A short rule-based summary in the requested language (English when none or unknown)."""
+    counted, empty = _SUMMARY.get(language or "en", _SUMMARY["en"])
     if not labs:
-        return f"{title}. No lab values were recognised."
+        return f"{title}. {empty}"
     abnormal = [v for v in labs if v.flag in {"H", "L", "HH", "LL", "A"}]
-    lines = [f"{title}: {len(labs)} lab values, {len(abnormal)} outside the reference range."]
+    lines = [counted.format(title=title, n=len(labs), m=len(abnormal))]
     lines += [
         f"- {v.analyte.display if v.analyte else v.name}: {v.value_text} {v.unit or ''} ({v.flag})"
         for v in abnormal
@@ -103,14 +122,14 @@ def analyze_local(*, text: str, language: str | None = None) -> dict[str, Any]:
     pages = split_pages(text)
     labs = extract_lab_values(pages)
     plain = "\n".join(page_text for _, page_text in pages)
-    doc_language = describe.detect_language(plain) or language
+    doc_language = describe.detect_language(plain) or describe.iso_language(language)
     date = describe.document_date(plain)
     category = describe.category(plain, lab_values=len(labs))
     medical = describe.is_medical(plain, lab_values=len(labs))
     title = describe.title(plain)
     signals = [v.as_signal(date=date) for v in labs]
     confidence = 0.8 * (1.0 if signals else 0.9) * (1.0 if medical else 0.5)
-    summary = _summary(title, labs)
+    summary = _summary(title, labs, describe.iso_language(language) or doc_language)
     report: dict[str, Any] = {
         "category": category,
         "title": title,
@@ -118,12 +137,12 @@ def analyze_local(*, text: str, language: str | None = None) -> dict[str, Any]:
         "content": plain,
         "localizedContent": plain,
         "recommendations": [],
-        "date": date,
+        "date": date or "",
         "isMedical": medical,
         "confidence": confidence,
         "signals": signals,
     }
-    tags = sorted({category} | {s["labCategory"] for s in signals if s["labCategory"]})
+    tags = sorted({category} | {s["labCategory"] for s in signals if s.get("labCategory")})
     analysis: dict[str, Any] = {
         "provider": PROVIDER,
         "note": PROVIDER_NOTE,

@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter, ImageOps
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from mediqom.errors import ApiError
+from mediqom.errors import ApiError, PayloadTooLarge
 
 # A page with fewer characters than this in its text layer is treated as scanned and OCR'd.
 MIN_TEXT_LAYER_CHARS = 40
@@ -22,6 +22,7 @@ OCR_TIMEOUT_SECONDS = 60
 OCR_LANGUAGES = {"en": "eng", "cs": "ces", "de": "deu"}
 MAX_OCR_SIDE = 4000  # pixels; larger pages are scaled down before OCR
 RENDER_DPI = 200
+MAX_PDF_PAGES = 500  # validation caps uploads lower; this guards direct callers
 
 
 class OcrUnavailable(ApiError):
@@ -165,7 +166,11 @@ def pdf_pages(data: bytes, *, language: str | None = None, first_page: int = 1) 
     """Each page's text layer (layout-preserving); pages without one are rendered and OCR'd."""
     try:
         reader = PdfReader(io.BytesIO(data))
-        layer = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
+        layer: list[str] = []
+        for page in reader.pages:
+            if len(layer) >= MAX_PDF_PAGES:
+                raise PayloadTooLarge("The PDF has too many pages", code="too_many_pages")
+            layer.append(page.extract_text(extraction_mode="layout") or "")
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableInput("The PDF could not be read") from exc
     out: list[PageText] = []

@@ -26,7 +26,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("local provider: lab values, precision / recall")
     for (language, kind), (precision, recall, total) in sorted(METRICS.items()):
         terminalreporter.write_line(
-            f"{language} {kind:<6} precision {precision:.3f} recall {recall:.3f} ({total} values)"
+            f"{language} {kind:<17} precision {precision:.3f} recall {recall:.3f} ({total} values)"
         )
 
 

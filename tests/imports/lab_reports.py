@@ -30,6 +30,15 @@ class Report:
             lines.append("  ".join(x for x in (name, value, flag, unit, ref) if x))
         return "\n".join([*lines, "", *self.footer_lines])
 
+    def markdown(self) -> str:
+        """The page as an AI OCR pass transcribes it: a markdown table, flags glued to values."""
+        lines = [f"# {self.heading}", *self.header_lines, ""]
+        lines.append("| " + " | ".join(self.columns) + " |")
+        lines.append("|" + "---|" * len(self.columns))
+        for name, value, flag, unit, ref, *_ in self.rows:
+            lines.append(f"| {name} | {value}{flag} | {unit} | {ref} |")
+        return "\n".join([*lines, "", *self.footer_lines])
+
     def html(self) -> str:
         esc = html.escape
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)

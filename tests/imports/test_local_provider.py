@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from imports_app.local import OcrUnavailable, analyze_local, assess_local
+from mediqom.errors import ApiError
 from tests.imports.conftest import METRICS, data_url
 from tests.imports.lab_reports import REPORTS, Report
 
@@ -23,7 +24,7 @@ LANGUAGES = sorted(REPORTS)
 # Photos go through OCR. Measured on these pages: en 14/14, cs 14/14, de 12/14 (Tesseract drops
 # "/l" of "U/l" and misreads "mU/l"); over other noise seeds 13/14 to 14/14. The bar allows two
 # misread rows in a 14-row page and still fails a broken OCR, deskew or unit-repair stage.
-THRESHOLDS = {"text": 1.0, "pdf": 1.0, "photo": 0.85}
+THRESHOLDS = {"text": 1.0, "markdown": 1.0, "pdf": 1.0, "photo": 0.85}
 
 
 def observed(analysis: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -58,12 +59,14 @@ def analysed(
     report = REPORTS[language]
     if kind == "text":
         return analyze_local(text=report.text(), language=language)
+    if kind == "markdown":
+        return analyze_local(text=report.markdown(), language=language)
     pages: list[bytes | str] = [pdfs[language]] if kind == "pdf" else [data_url(photos[language])]
     assessment = assess_local(pages=pages, language=language)
     return analyze_local(text=document_text(assessment), language=language)
 
 
-@pytest.mark.parametrize("kind", ["text", "pdf", "photo"])
+@pytest.mark.parametrize("kind", ["text", "markdown", "pdf", "photo"])
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_it_extracts_every_lab_value_with_unit_range_and_flag(
     language: str, kind: str, report_pdfs: dict[str, bytes], report_photos: dict[str, bytes]
@@ -241,3 +244,37 @@ def test_a_missing_tesseract_is_a_clear_error_not_a_hang(
     assert caught.value.code == "ocr_unavailable"
     assert caught.value.status == 503
     assert time.monotonic() - started < 5
+
+
+def test_a_non_medical_text_is_not_medical_and_gets_no_bundle() -> None:
+    text = "Grocery list\nBread 2 pcs\nMilk 1 l\nApples 1,5 kg\nTotal 12,40 EUR"
+    assessment = assess_local(pages=[text])
+    assert assessment["documents"][0]["isMedical"] is False
+    analysis = analyze_local(text=text, language="en")
+    assert analysis["isMedical"] is False
+    assert analysis["signals"] == []
+    assert analysis["fhir"] == {}
+
+
+def test_a_pdf_past_the_page_cap_is_refused_not_read() -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(501):
+        writer.add_blank_page(width=100, height=100)
+    out = io.BytesIO()
+    writer.write(out)
+    with pytest.raises(ApiError) as caught:
+        assess_local(pages=[out.getvalue()])
+    assert (caught.value.code, caught.value.status) == ("too_many_pages", 413)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("cs", "mimo referenční meze"), ("Czech", "mimo referenční meze"), ("de", "Referenzbereichs"),
+     ("English", "outside the reference range"), (None, "mimo referenční meze")],
+)  # fmt: skip
+def test_the_summary_is_in_the_requested_language(language: str | None, words: str) -> None:
+    analysis = analyze_local(text=REPORTS["cs"].text(), language=language)
+    assert words in analysis["summary"]
+    assert analysis["report"]["summary"] == analysis["summary"]

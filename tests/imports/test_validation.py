@@ -17,11 +17,15 @@ from pypdf import PdfWriter
 
 from imports_app.validation import (
     ImageInput,
+    JobFile,
     Limits,
     PdfInput,
     TextInput,
     safe_filename,
     validate_data_url,
+    validate_document_data_url,
+    validate_images_or_text,
+    validate_job_files,
     validate_pages,
     validate_pdf,
     validate_text,
@@ -131,6 +135,24 @@ def jpeg_with_pdf_comment() -> bytes:
 
 def url(media_type: str, data: bytes) -> str:
     return f"data:{media_type};base64," + base64.b64encode(data).decode()
+
+
+def webp_claiming(width: int, height: int) -> bytes:
+    """A WebP (VP8X) whose canvas size is declared huge, with no image data behind it."""
+    canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + canvas
+    return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
+
+
+def job_file(**overrides: object) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "name": "scan.pdf",
+        "type": "application/pdf",
+        "size": 1234,
+        "taskType": "application/pdf",
+        "processedImages": [url("image/jpeg", jpeg())],
+    }
+    return {**entry, **overrides}
 
 
 GOOD_PDF = pdf_with_pages(2)
@@ -349,6 +371,114 @@ CASES: list[tuple[str, Callable[[], object], str, int]] = [
         413,
     ),
     ("no page images", lambda: validate_pages([]), "empty_input", 400),
+    (
+        "page images not a list",
+        lambda: validate_pages("data:image/png;base64,AAAA"),
+        "empty_input",
+        400,
+    ),
+    ("page image not a string", lambda: validate_pages([{"src": "x"}]), "invalid_data_url", 400),
+    (
+        "webp declares 16384^2 pixels",
+        lambda: validate_data_url(url("image/webp", webp_claiming(16384, 16384))),
+        "image_too_many_pixels",
+        413,
+    ),
+    (
+        "tiff",
+        lambda: validate_upload(
+            b"II*\x00" + b"\0" * 64, name="scan.tiff", declared_type="image/tiff"
+        ),
+        "unsupported_media_type",
+        415,
+    ),
+    (
+        "bmp",
+        lambda: validate_upload(b"BM" + b"\0" * 64, name="scan.bmp"),
+        "unsupported_media_type",
+        415,
+    ),
+    (
+        "gzip",
+        lambda: validate_upload(
+            b"\x1f\x8b\x08" + b"\0" * 64, name="r.txt", declared_type="text/plain"
+        ),
+        "unsupported_media_type",
+        415,
+    ),
+    (
+        "pdf data url, encrypted",
+        lambda: validate_document_data_url(url("application/pdf", encrypted_pdf())),
+        "pdf_encrypted",
+        422,
+    ),
+    (
+        "pdf data url, png inside",
+        lambda: validate_document_data_url(url("application/pdf", png())),
+        "unsupported_media_type",
+        415,
+    ),
+    ("job: no files", lambda: validate_job_files([]), "no_files", 400),
+    ("job: files not a list", lambda: validate_job_files({"name": "x"}), "no_files", 400),
+    ("job: file not an object", lambda: validate_job_files(["scan.pdf"]), "invalid_file", 400),
+    (
+        "job: unknown task type",
+        lambda: validate_job_files([job_file(taskType="application/zip")]),
+        "invalid_task_type",
+        400,
+    ),
+    ("job: negative size", lambda: validate_job_files([job_file(size=-1)]), "invalid_file", 400),
+    (
+        "job: no page images",
+        lambda: validate_job_files([job_file(processedImages=[])]),
+        "empty_input",
+        400,
+    ),
+    ("job: 51 files", lambda: validate_job_files([job_file()] * 51), "too_many_files", 413),
+    (
+        "job: 501 pages over files",
+        lambda: validate_job_files([job_file(processedImages=["x"] * 100)] * 6),
+        "too_many_pages",
+        413,
+    ),
+    (
+        "job: bomb page",
+        lambda: validate_job_files(
+            [job_file(processedImages=[url("image/png", png_claiming(90_000, 90_000))])]
+        ),
+        "image_too_many_pixels",
+        413,
+    ),
+    (
+        "job: dicom metadata not an object",
+        lambda: validate_job_files([job_file(taskType="application/dicom", dicomMetadata="CT")]),
+        "invalid_file",
+        400,
+    ),
+    (
+        "job: huge dicom metadata",
+        lambda: validate_job_files([job_file(dicomMetadata={"x": "a" * 70_000})]),
+        "metadata_too_large",
+        413,
+    ),
+    (
+        "job: thumbnail is a pdf",
+        lambda: validate_job_files([job_file(thumbnail=url("image/png", GOOD_PDF))]),
+        "media_type_mismatch",
+        415,
+    ),
+    (
+        "extract: neither images nor text",
+        lambda: validate_images_or_text(images=None, text=None),
+        "no_input",
+        400,
+    ),
+    (
+        "extract: text not a string",
+        lambda: validate_images_or_text(text=["Glucose 5"]),
+        "invalid",
+        400,
+    ),
 ]
 
 
@@ -394,6 +524,19 @@ def test_a_page_tree_that_lies_about_its_count_is_still_capped() -> None:
     assert caught.value.code == "too_many_pages"
 
 
+def test_page_objects_hidden_from_a_byte_scan_are_still_counted() -> None:
+    # "/Type%comment\n/Page" is a valid PDF spelling of "/Type /Page" that no regex expects.
+    kids = b" ".join(b"%d 0 R" % (3 + i) for i in range(300))
+    page = b"<< /Type%x\n/Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"
+    data = raw_pdf(
+        [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [" + kids + b"] /Count 3 >>"]
+        + [page] * 300
+    )
+    with pytest.raises(ApiError) as caught:
+        validate_pdf(data)
+    assert caught.value.code == "too_many_pages"
+
+
 def test_messages_never_echo_the_input() -> None:
     secret = "Jana Nováková 12.02.2025"
     for call in (
@@ -430,6 +573,35 @@ def test_good_inputs_pass() -> None:
     assert isinstance(text, TextInput)
     assert text.text == "Glukóza 5,1 mmol/l"
     assert len(validate_pages([url("image/png", png())] * 3)) == 3
+
+
+def test_a_job_request_in_the_clients_shape_passes() -> None:
+    files = validate_job_files(
+        [
+            job_file(name="../Výsledky.pdf", processedImages=[url("image/jpeg", jpeg())] * 3),
+            job_file(
+                name="ct.dcm",
+                taskType="application/dicom",
+                dicomMetadata={"modality": "CT"},
+                thumbnail=url("image/png", png()),
+            ),
+        ]
+    )
+    assert [type(f) for f in files] == [JobFile, JobFile]
+    assert files[0].name == "Výsledky.pdf"
+    assert len(files[0].pages) == 3
+    assert files[1].dicom_metadata == {"modality": "CT"}
+    assert files[1].thumbnail is not None
+
+
+def test_images_or_text_and_pdf_data_urls_pass() -> None:
+    pages, text = validate_images_or_text(images=[url("image/png", png())], text="Glucose 5.1")
+    assert len(pages) == 1
+    assert text is not None
+    assert text.text == "Glucose 5.1"
+    pdf = validate_document_data_url(url("application/pdf", GOOD_PDF))
+    assert isinstance(pdf, PdfInput)
+    assert pdf.pages == 2
 
 
 def test_limits_can_be_tightened() -> None:
