@@ -151,14 +151,22 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # ---------------------------------------------------------------- BACKGROUND WORK
+# thread: in-process background threads (embedded default); database: django-tasks-db, run
+# `manage.py db_worker` on any number of machines; immediate: inside the caller (tests).
+_TASK_BACKENDS = {
+    "thread": "mediqom.background.ThreadBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+MEDIQOM_TASKS_BACKEND = env_choice("MEDIQOM_TASKS_BACKEND", "thread", tuple(_TASK_BACKENDS))
 TASKS = {
     "default": {
-        "BACKEND": (
-            "django_tasks_db.DatabaseBackend"
-            if env_choice("MEDIQOM_TASKS_BACKEND", "immediate", ("immediate", "database"))
-            == "database"
-            else "django_tasks.backends.immediate.ImmediateBackend"
-        )
+        "BACKEND": _TASK_BACKENDS[MEDIQOM_TASKS_BACKEND],
+        "OPTIONS": (
+            {"workers": env_int("MEDIQOM_TASK_THREADS", 4, minimum=1)}
+            if MEDIQOM_TASKS_BACKEND == "thread"
+            else {}
+        ),
     }
 }
 
@@ -344,6 +352,26 @@ LOGGING = build_logging_config(
     json_lines=env_bool("MEDIQOM_LOG_JSON", not EMBEDDED),
 )
 
+# ---------------------------------------------------------------- AI PROVIDERS (mediqom/ai)
+# Providers and flows live in config/ai-models.yaml; keys and addresses only here (env).
+MEDIQOM_AI_MODELS_FILE = Path(
+    env_str("MEDIQOM_AI_MODELS_FILE", str(BASE_DIR / "config" / "ai-models.yaml"))
+)
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+GEMINI_API_KEY = env_str("GEMINI_API_KEY") or env_str("GOOGLE_API_KEY")
+GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")
+MEDIQOM_AI_COMPAT_BASE_URL = env_str("MEDIQOM_AI_COMPAT_BASE_URL")
+MEDIQOM_AI_COMPAT_API_KEY = env_str("MEDIQOM_AI_COMPAT_API_KEY")
+MEDIQOM_AI_COMPAT_MODEL = env_str("MEDIQOM_AI_COMPAT_MODEL")
+MEDIQOM_AI_COMPAT_TRANSCRIBE_MODEL = env_str("MEDIQOM_AI_COMPAT_TRANSCRIBE_MODEL")
+# Overrides of the YAML's performance block (0 / -1: keep the YAML's value)
+MEDIQOM_AI_TIMEOUT_MS = env_int("MEDIQOM_AI_TIMEOUT_MS", 0, minimum=0)
+MEDIQOM_AI_MAX_RETRIES = env_int("MEDIQOM_AI_MAX_RETRIES", -1, minimum=-1)
+MEDIQOM_AI_RETRY_BACKOFF_MS = env_int("MEDIQOM_AI_RETRY_BACKOFF_MS", -1, minimum=-1)
+# Use only the offline `local` provider, even when keys are set
+MEDIQOM_AI_OFFLINE = env_bool("MEDIQOM_AI_OFFLINE", False)
+
 # ---------------------------------------------------------------- LIVE EVENT STREAMS
 # Events of ended streams are purged after this many seconds (`manage.py stream_purge`).
 MEDIQOM_STREAM_RETENTION_SECONDS = env_int("MEDIQOM_STREAM_RETENTION_SECONDS", 24 * 3600, minimum=0)
@@ -370,3 +398,11 @@ MEDIQOM_WS_ALLOWED_ORIGINS = env_list("MEDIQOM_WS_ALLOWED_ORIGINS", [])
 MEDIQOM_WS_MAX_MESSAGE_BYTES = env_int("MEDIQOM_WS_MAX_MESSAGE_BYTES", 4096, minimum=256)
 MEDIQOM_WS_MESSAGES_PER_SECOND = env_int("MEDIQOM_WS_MESSAGES_PER_SECOND", 10, minimum=1)
 MEDIQOM_WS_MAX_SUBSCRIPTIONS = env_int("MEDIQOM_WS_MAX_SUBSCRIPTIONS", 8, minimum=1)
+
+# ---------------------------------------------------------------- IMPORTS (imports_app)
+# A processing job whose row has not moved for this long is presumed dead (its worker died)
+# and may be processed again; until then a second `process` is a 409.
+MEDIQOM_IMPORT_STALE_SECONDS = env_int("MEDIQOM_IMPORT_STALE_SECONDS", 600, minimum=5)
+# Upload limits of POST /v1/import/jobs (checked before anything is stored or charged)
+MEDIQOM_IMPORT_MAX_FILES = env_int("MEDIQOM_IMPORT_MAX_FILES", 20, minimum=1)
+MEDIQOM_IMPORT_MAX_PAGES = env_int("MEDIQOM_IMPORT_MAX_PAGES", 100, minimum=1)

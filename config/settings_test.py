@@ -24,3 +24,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 else:
     DATABASES["default"]["TEST"] = {}  # SQLite: in memory
+
+# Tests never reach a real AI provider: keys and addresses come only from the stub fixtures.
+OPENAI_API_KEY = None
+OPENAI_BASE_URL = None
+GEMINI_API_KEY = None
+GEMINI_BASE_URL = None
+MEDIQOM_AI_COMPAT_BASE_URL = None
+MEDIQOM_AI_COMPAT_API_KEY = None
+MEDIQOM_AI_OFFLINE = False
+
+# Tasks run inside the caller unless a test (or a server the tests start) asks for another
+# backend through MEDIQOM_TASKS_BACKEND.
+if not os.environ.get("MEDIQOM_TASKS_BACKEND"):
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -193,3 +193,20 @@ def subscription_with_usage(*, user: SupabaseUser) -> dict[str, Any]:
         "profile_count": limit["current_count"],
         "can_create_profile": limit["can_create"],
     }
+
+
+@transaction.atomic
+def refund_scan(*, user: SupabaseUser, source: str | None) -> None:
+    """Give back one scan taken by consume_scan (`source` as it returned: base or credits),
+    e.g. for an import that failed before any AI call."""
+    subscription = _locked_subscription(user)
+    if source == "base" and subscription.scans_used > 0:
+        subscription.scans_used -= 1
+        changed = "scans_used"
+    elif source == "credits":
+        subscription.scans_credits += 1
+        changed = "scans_credits"
+    else:
+        return
+    subscription.updated_at = timezone.now()
+    subscription.save(update_fields=[changed, "updated_at"])

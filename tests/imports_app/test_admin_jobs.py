@@ -1,0 +1,50 @@
+"""The import job admin: status and errors, never the manifest or results; retry action."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from imports_app.models import ImportJob
+from imports_app.services import import_job_create
+from tests.imports_app.conftest import job_body
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    user = User.objects.create_user(
+        "ops", password="pw-for-tests", is_staff=True, is_superuser=True
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_job_page_shows_status_but_no_content(staff_client, alice):
+    job = import_job_create(user=alice, files=job_body()["files"], language="Czech")
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="error", error="The AI provider failed", encrypted_analysis_results="SECRETCIPHER"
+    )
+    page = staff_client.get(f"/admin/imports_app/importjob/{job.pk}/change/").content.decode()
+    assert "The AI provider failed" in page
+    assert "Novak_blood_2026" not in page
+    assert "data:image" not in page
+    assert "SECRETCIPHER" not in page
+    assert staff_client.get("/admin/imports_app/importjob/").status_code == 200
+
+
+def test_the_retry_action_sets_failed_jobs_back_to_created(staff_client, alice):
+    failed = import_job_create(user=alice, files=job_body()["files"], language="Czech")
+    running = import_job_create(user=alice, files=job_body()["files"], language="Czech")
+    ImportJob.objects.filter(pk=failed.pk).update(status="error", error="x")
+    ImportJob.objects.filter(pk=running.pk).update(status="extracting")
+    staff_client.post(
+        "/admin/imports_app/importjob/",
+        {"action": "retry_failed", "_selected_action": [str(failed.pk), str(running.pk)]},
+    )
+    assert ImportJob.objects.get(pk=failed.pk).status == "created"
+    assert ImportJob.objects.get(pk=failed.pk).error is None
+    assert ImportJob.objects.get(pk=running.pk).status == "extracting"
