@@ -146,12 +146,15 @@ def import_job_delete(*, user: SupabaseUser, job_id: UUID) -> None:
 
 def import_jobs_purge_expired(*, user: SupabaseUser | None = None) -> int:
     """Delete jobs past `expires_at` (one user's, or everyone's from the periodic purge)."""
-    jobs = ImportJob.objects.expired()
     if user is not None:
-        jobs = jobs.for_user(user)
+        jobs = ImportJob.objects.for_user(user).expired()
+    else:
+        # unscoped: the periodic purge (command / task) with the server's rights
+        jobs = ImportJob.objects.expired()
     keys = [f"import_job:{pk}" for pk in jobs.values_list("pk", flat=True)]
     deleted, _ = jobs.delete()
     for key in keys:
+        # unscoped: the streams of jobs selected above (scoped when a user purges their own)
         if Stream.objects.filter(key=key).exists():
             stream_end(key=key)
     return deleted
@@ -218,11 +221,13 @@ def import_jobs_recover_stale() -> int:
     finished stage; the old one, should it wake up, stops at its next write. No new scan."""
     from imports_app.tasks import process_import_job
 
+    # unscoped: stale-run recovery (command / task) with the server's rights
     stale = ImportJob.objects.filter(status__in=PROCESSING, updated_at__lt=_stale_before())
     count = 0
     for job_id in list(stale.values_list("pk", flat=True)):
         with transaction.atomic():
             job = (
+                # unscoped: the same recovery, one stale job at a time
                 ImportJob.objects.select_for_update()
                 .filter(pk=job_id, status__in=PROCESSING, updated_at__lt=_stale_before())
                 .first()

@@ -8,6 +8,7 @@ from django.test import Client
 
 from imports_app.models import ImportJob
 from imports_app.services import import_job_create
+from tests.conftest import ok
 from tests.imports_app.conftest import job_body
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ def test_the_job_page_shows_status_but_no_content(staff_client, alice):
     ImportJob.objects.filter(pk=job.pk).update(
         status="error", error="The AI provider failed", encrypted_analysis_results="SECRETCIPHER"
     )
-    page = staff_client.get(f"/admin/imports_app/importjob/{job.pk}/change/").content.decode()
+    page = ok(staff_client.get(f"/admin/imports_app/importjob/{job.pk}/change/")).content.decode()
     assert "The AI provider failed" in page
     assert "Novak_blood_2026" not in page
     assert "data:image" not in page
@@ -41,10 +42,11 @@ def test_the_retry_action_sets_failed_jobs_back_to_created(staff_client, alice):
     running = import_job_create(user=alice, files=job_body()["files"], language="Czech")
     ImportJob.objects.filter(pk=failed.pk).update(status="error", error="x")
     ImportJob.objects.filter(pk=running.pk).update(status="extracting")
-    staff_client.post(
+    done = staff_client.post(
         "/admin/imports_app/importjob/",
         {"action": "retry_failed", "_selected_action": [str(failed.pk), str(running.pk)]},
     )
+    assert done.status_code == 302  # the admin redirects back to the list after an action
     assert ImportJob.objects.get(pk=failed.pk).status == "created"
     assert ImportJob.objects.get(pk=failed.pk).error is None
     assert ImportJob.objects.get(pk=running.pk).status == "extracting"

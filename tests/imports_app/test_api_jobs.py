@@ -13,6 +13,7 @@ from django.utils import timezone
 from imports_app.models import ImportJob
 from mediqom.records.models import Subscription
 from mediqom.records.quotas import check_scans_available
+from tests.conftest import ok
 from tests.imports_app.conftest import job_body
 
 
@@ -80,7 +81,7 @@ def test_it_refuses_malformed_files_and_stores_nothing(alice, client_for, change
 def test_a_traversal_file_name_is_stored_inert(alice, client_for):
     body = job_body(name="../../etc/passwd")
     job_id = create(client_for(alice), body).json()["id"]
-    job = client_for(alice).get(f"/v1/import/jobs/{job_id}").json()["job"]
+    job = ok(client_for(alice).get(f"/v1/import/jobs/{job_id}")).json()["job"]
     assert job["file_manifest"][0]["name"] == "passwd"
 
 
@@ -105,7 +106,7 @@ def test_it_lists_the_callers_jobs_newest_first_and_purges_expired_ones(alice, b
     create(client_for(bob))
     expired = create(client_for(alice)).json()["id"]
     ImportJob.objects.filter(pk=expired).update(expires_at=timezone.now() - timedelta(seconds=1))
-    jobs = client_for(alice).get("/v1/import/jobs").json()["jobs"]
+    jobs = ok(client_for(alice).get("/v1/import/jobs")).json()["jobs"]
     assert [j["id"] for j in jobs] == [second, first]
     assert set(jobs[0]) == {
         "id", "status", "stage", "progress", "message", "error", "file_count",
@@ -147,7 +148,7 @@ def test_only_a_failed_job_can_be_retried(alice, client_for):
 
 def test_delete_removes_the_job(alice, client_for):
     job_id = create(client_for(alice)).json()["id"]
-    assert client_for(alice).delete(f"/v1/import/jobs/{job_id}").json() == {"success": True}
+    assert ok(client_for(alice).delete(f"/v1/import/jobs/{job_id}")).json() == {"success": True}
     assert not ImportJob.objects.filter(pk=job_id).exists()
 
 
