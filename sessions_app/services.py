@@ -1,3 +1,288 @@
-"""services of sessions_app (filled in by its feature issue)."""
+"""Writes of live consultations: start, transcripts, merged analysis, end, purge, feedback.
+
+Keyword-only and transactional. Every state change the clinician's screen should see is also
+appended to the session's event stream (`sessions_app.events`), in the same transaction.
+"""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from mediqom.errors import Conflict, InvalidInput
+from mediqom.logging import get_logger
+from sessions_app import events
+from sessions_app.icd10 import verify_diagnosis_codes
+from sessions_app.languages import Language, language_code
+from sessions_app.merge import analysis_update_payload, merge_analysis
+from sessions_app.models import (
+    FEEDBACK_VALUES,
+    STATUS_ACTIVE,
+    STATUS_ENDED,
+    ConsultationSession,
+    SessionFeedback,
+    SessionTranscript,
+)
+from sessions_app.querysets import HasId
+
+log = get_logger("session")
+
+
+def load_json(stored: str) -> dict[str, Any]:
+    """A stored (decrypted) JSON document, `{}` when empty."""
+    if not stored:
+        return {}
+    value = json.loads(stored)
+    return value if isinstance(value, dict) else {}
+
+
+def dump_json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def session_emit(
+    *, session: ConsultationSession, event_type: events.EventType, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Append one event to the session's stream and count it."""
+    payload = events.event(event_type, data)
+    _stream_append(session=session, payload=payload)
+    ConsultationSession.objects.filter(pk=session.pk).update(event_count=F("event_count") + 1)
+    return payload
+
+
+def _stream_append(*, session: ConsultationSession, payload: dict[str, Any]) -> None:
+    from mediqom.streams import stream_append
+
+    stream_append(key=events.stream_key(session.id), owner_id=session.owner_id, payload=payload)
+
+
+def session_start(
+    *,
+    user: HasId,
+    language: str = "en",
+    models: list[str] | None = None,
+    translate: bool = False,
+    context: dict[str, Any] | None = None,
+) -> ConsultationSession:
+    """A new active session owned by the caller."""
+    now = timezone.now()
+    session = ConsultationSession.objects.create(
+        owner_id=user.id,
+        language=language_code(language),
+        models_requested=list(models or ["GP"]),
+        translate=translate,
+        created_at=now,
+        last_activity_at=now,
+        context=dump_json(context) if context else "",
+    )
+    session_emit(session=session, event_type="session_status", data=status_data(session, "started"))
+    log.info("session started", extra={"session_id": str(session.id)})
+    return session
+
+
+def status_data(session: ConsultationSession, status: str) -> dict[str, Any]:
+    """`session_status.data` (contract §3.2, plus the persisted status)."""
+    return {
+        "status": status,
+        "sessionId": str(session.id),
+        "timestamp": events.now_ms(),
+        "sessionStatus": session.status,
+        "stats": {
+            "transcriptCount": session.transcript_count,
+            "hasOpenAIThread": bool(session.openai_conversation_id),
+            "analysisInProgress": session.analysis_running,
+        },
+    }
+
+
+def _require_active(session: ConsultationSession) -> None:
+    if session.status != STATUS_ACTIVE:
+        raise Conflict("The session has ended", code="session_ended")
+
+
+@transaction.atomic
+def session_add_transcript(
+    *,
+    session: ConsultationSession,
+    text: str,
+    chunk_id: str = "",
+    sequence_number: int | None = None,
+    timestamp: int | None = None,
+    confidence: float = 0.8,
+    speaker: str = "",
+    is_final: bool = True,
+) -> SessionTranscript | None:
+    """Store a transcribed chunk and push it as `partial_transcript` (nothing for silence)."""
+    text = text.strip()
+    locked = ConsultationSession.objects.select_for_update().get(pk=session.pk)
+    _require_active(locked)
+    if not text:
+        ConsultationSession.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
+        return None
+    transcript = SessionTranscript.objects.create(
+        session=locked,
+        owner_id=locked.owner_id,
+        position=locked.transcript_count,
+        chunk_id=chunk_id[:128],
+        sequence_number=sequence_number,
+        client_timestamp=timestamp,
+        text=text,
+        confidence=confidence,
+        speaker=speaker[:16],
+        is_final=is_final,
+    )
+    ConsultationSession.objects.filter(pk=session.pk).update(
+        transcript_count=F("transcript_count") + 1,
+        transcript_chars=F("transcript_chars") + len(text) + 1,
+        last_activity_at=timezone.now(),
+    )
+    session_emit(session=locked, event_type="partial_transcript", data=transcript.as_partial())
+    return transcript
+
+
+@transaction.atomic
+def session_merge_analysis(
+    *, session: ConsultationSession, update: dict[str, Any], provider: str, chars: int | None = None
+) -> dict[str, Any]:
+    """Merge one analysis result into the session's cumulative analysis (§4.1) and push
+    `analysis_update`. ICD-10 codes not in the shipped table are dropped first."""
+    update = verify_diagnosis_codes(update)
+    locked = ConsultationSession.objects.select_for_update().get(pk=session.pk)
+    merged = merge_analysis(load_json(locked.analysis), update)
+    fields: dict[str, Any] = {
+        "analysis": dump_json(merged),
+        "analysis_provider": provider[:32],
+        "analysis_count": locked.analysis_count + 1,
+        "analysis_last_at": timezone.now(),
+    }
+    if chars is not None:
+        fields["analysis_chars"] = chars
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=list(fields))
+    session_emit(
+        session=locked, event_type="analysis_update", data=analysis_update_payload(merged, update)
+    )
+    return merged
+
+
+def session_store_transcript_analysis(
+    *, session: ConsultationSession, analysis: dict[str, Any]
+) -> None:
+    """Keep the latest transcript analysis (complaint, symptoms, conversation) encrypted."""
+    session.transcript_analysis = dump_json(analysis)
+    session.save(update_fields=["transcript_analysis"])
+
+
+def session_store_report(
+    *, session: ConsultationSession, report: dict[str, Any], details: dict[str, Any]
+) -> None:
+    """Keep the finalize report and what it was made from (patient, clinician, …) encrypted."""
+    session.report = dump_json({"report": report, "details": details})
+    session.save(update_fields=["report"])
+
+
+@transaction.atomic
+def session_end(*, session: ConsultationSession, reason: str = "client") -> ConsultationSession:
+    """End the session (idempotent): status `ended`, a last `session_status`, stream closed."""
+    locked = ConsultationSession.objects.select_for_update().get(pk=session.pk)
+    if locked.status == STATUS_ENDED:
+        return locked
+    now = timezone.now()
+    locked.status = STATUS_ENDED
+    locked.ended_at = now
+    locked.end_reason = reason[:16]
+    locked.last_activity_at = now
+    locked.save(update_fields=["status", "ended_at", "end_reason", "last_activity_at"])
+    session_emit(session=locked, event_type="session_status", data=status_data(locked, "ended"))
+    from mediqom.streams import stream_end
+
+    stream_end(key=events.stream_key(locked.id))
+    log.info("session ended", extra={"session_id": str(locked.id), "reason": reason})
+    return locked
+
+
+def sessions_end_idle(*, now: datetime | None = None) -> int:
+    """End every active session idle longer than MEDIQOM_SESSION_IDLE_MINUTES (server rights)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.MEDIQOM_SESSION_IDLE_MINUTES)
+    ended = 0
+    for session in ConsultationSession.objects.idle_since(cutoff).only("id"):
+        session_end(session=session, reason="idle")
+        ended += 1
+    return ended
+
+
+def sessions_purge(*, now: datetime | None = None) -> int:
+    """Delete ended sessions older than MEDIQOM_SESSION_TTL_HOURS, with transcripts, feedback
+    and their event streams (server rights)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.MEDIQOM_SESSION_TTL_HOURS)
+    from mediqom.streams import stream_purge
+
+    purged = 0
+    for session_id in list(
+        ConsultationSession.objects.expired(cutoff).values_list("id", flat=True)
+    ):
+        with transaction.atomic():
+            stream_purge(key=events.stream_key(session_id))
+            ConsultationSession.objects.filter(pk=session_id).delete()
+        purged += 1
+    return purged
+
+
+def feedback_record(
+    *,
+    user: HasId,
+    item_type: str,
+    item_content: Any,
+    feedback: str,
+    timestamp: str = "",
+    session: ConsultationSession | None = None,
+) -> SessionFeedback:
+    """Record a clinician's verdict on a suggestion (content encrypted at rest)."""
+    if feedback not in FEEDBACK_VALUES:
+        raise InvalidInput(
+            "feedback must be approved, rejected or neutral",
+            code="invalid_feedback",
+            fields={"feedback": ["invalid choice"]},
+        )
+    content = item_content if isinstance(item_content, str) else json.dumps(item_content)
+    return SessionFeedback.objects.create(
+        owner_id=user.id,
+        session=session,
+        item_type=item_type[:64],
+        item_content=content,
+        feedback=feedback,
+        client_timestamp=str(timestamp)[:64],
+    )
+
+
+def analysis_claim(*, session_id: UUID, now: datetime | None = None) -> bool:
+    """Take the session's single analysis slot (atomic; a stale claim may be taken over)."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.MEDIQOM_SESSION_ANALYSIS_STALE_SECONDS)
+    free = ConsultationSession.objects.filter(pk=session_id, status=STATUS_ACTIVE)
+    claimed = free.filter(analysis_running=False).update(
+        analysis_running=True, analysis_started_at=now
+    ) or free.filter(analysis_running=True, analysis_started_at__lt=stale).update(
+        analysis_started_at=now
+    )
+    return bool(claimed)
+
+
+def analysis_release(*, session_id: UUID) -> None:
+    ConsultationSession.objects.filter(pk=session_id).update(
+        analysis_running=False, analysis_started_at=None
+    )
+
+
+def session_language(session: ConsultationSession) -> Language:
+    return language_code(session.language)

@@ -85,6 +85,10 @@ USER_TABLES = [
     "subscriptions",
     "recovery_attempts",
     "audit_log",
+    # sessions_app
+    "consultation_sessions",
+    "session_transcripts",
+    "session_feedback",
 ]
 
 
