@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from mediqom.errors import Conflict, InvalidInput
+from mediqom.errors import ApiError, Conflict, InvalidInput
 from mediqom.logging import get_logger
 from sessions_app import events
 from sessions_app.icd10 import verify_diagnosis_codes
@@ -286,3 +286,148 @@ def analysis_release(*, session_id: UUID) -> None:
 
 def session_language(session: ConsultationSession) -> Language:
     return language_code(session.language)
+
+
+def _segments(session: ConsultationSession) -> list[Any]:
+    from sessions_app.local_analysis import Segment
+
+    return [
+        Segment(id=str(t.id), text=t.text, speaker=t.speaker or None)
+        for t in SessionTranscript.objects.filter(session_id=session.pk).order_by("position")
+    ]
+
+
+def _analysis_due(session: ConsultationSession, *, force: bool) -> bool:
+    grown = session.transcript_chars - session.analysis_chars
+    if force:
+        return grown > 0
+    return grown >= settings.MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS
+
+
+def session_analysis_run(*, session_id: UUID, force: bool = False) -> int:
+    """Analyse the session's transcript until it is caught up; returns the number of runs.
+
+    At most one run is in flight per session (a claimed slot in the row); text added during a
+    run is coalesced into the next one; runs are at least MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL
+    apart. Emits `ai_thinking` true/false around each run and `analysis_update` with the merged
+    arrays; a failure emits `error` (no patient data in it). Runs with the server's rights.
+    """
+    import time
+
+    from sessions_app import analysis
+
+    runs = 0
+    while True:
+        session = ConsultationSession.objects.filter(pk=session_id).first()
+        if session is None or not _analysis_due(session, force=force):
+            return runs
+        if not analysis_claim(session_id=session_id):
+            return runs  # another worker has it; it re-checks after its run
+        try:
+            if session.analysis_last_at is not None and not force:
+                wait = settings.MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS - (
+                    timezone.now() - session.analysis_last_at
+                ).total_seconds()
+                if wait > 0:
+                    time.sleep(wait)  # later text arriving meanwhile joins this run
+            session.refresh_from_db()
+            chars = session.transcript_chars
+            session_emit(session=session, event_type="ai_thinking", data={"thinking": True})
+            try:
+                _analysis_once(session=session, chars=chars, analysis=analysis)
+            except ApiError as exc:
+                log.warning("session analysis failed", extra={"code": exc.code})
+                session_emit(
+                    session=session,
+                    event_type="error",
+                    data={"message": "Analysis failed", "code": exc.code},
+                )
+                ConsultationSession.objects.filter(pk=session_id).update(
+                    analysis_chars=chars, analysis_last_at=timezone.now()
+                )
+            finally:
+                session_emit(session=session, event_type="ai_thinking", data={"thinking": False})
+            runs += 1
+        finally:
+            analysis_release(session_id=session_id)
+        force = False
+
+
+def _analysis_once(*, session: ConsultationSession, chars: int, analysis: Any) -> None:
+    segments = _segments(session)
+    language = session_language(session)
+    text = "\n".join(s.text for s in segments)
+    context = load_json(session.context) or None
+    transcript = analysis.analyze("transcript", text=text, language=language, segments=segments)
+    session_store_transcript_analysis(session=session, analysis=transcript.data)
+    diagnosis_text = text if transcript.local else dump_json(transcript.data)
+    result = analysis.analyze(
+        "diagnosis", text=diagnosis_text, language=language, segments=segments, context=context
+    )
+    session_merge_analysis(
+        session=session, update=result.data, provider=result.provider, chars=chars
+    )
+
+
+def session_finish(*, session: ConsultationSession, analyze: bool = True) -> ConsultationSession:
+    """`POST …/end`: analyse any text not analysed yet (unless `analyze` is false), then end."""
+    if analyze and session.status == STATUS_ACTIVE:
+        session_analysis_run(session_id=session.id, force=True)
+    return session_end(session=session, reason="client")
+
+
+def med_session_analyze(
+    *,
+    kind: str,
+    text: str,
+    language: Language,
+    previous: dict[str, Any] | None = None,
+    session: ConsultationSession | None = None,
+) -> Any:
+    """`POST /v1/med/session`. With a session, the result also lands in its state and stream
+    (transcript analysis stored; a diagnosis merged and pushed as `analysis_update`)."""
+    from sessions_app import analysis
+
+    if kind not in ("transcript", "diagnosis"):
+        raise InvalidInput("type must be transcript or diagnosis", code="invalid_type")
+    context = load_json(session.context) or None if session else None
+    if session is not None:
+        _require_active(session)
+        session_emit(session=session, event_type="ai_thinking", data={"thinking": True})
+    try:
+        result = analysis.analyze(
+            "transcript" if kind == "transcript" else "diagnosis",
+            text=text,
+            language=language,
+            previous=previous,
+            context=context,
+        )
+    finally:
+        if session is not None:
+            session_emit(session=session, event_type="ai_thinking", data={"thinking": False})
+    if session is not None:
+        if kind == "transcript":
+            session_store_transcript_analysis(session=session, analysis=result.data)
+        else:
+            session_merge_analysis(session=session, update=result.data, provider=result.provider)
+    return result
+
+
+def med_session_finalize(
+    *, text: str, language: Language, session: ConsultationSession | None = None
+) -> Any:
+    """`POST /v1/med/session/finalize`: the final report; with a session it is kept
+    (encrypted) for the PDF."""
+    from sessions_app import analysis
+
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    details = parsed if isinstance(parsed, dict) else {"complaint": text}
+    if session is not None and not details.get("diagnosis"):
+        details = {**load_json(session.analysis), **details}
+    result = analysis.finalize(details=details, language=language)
+    if session is not None:
+        session_store_report(session=session, report=result.data, details=details)
+    return result

@@ -1,3 +1,68 @@
-"""API serializers of sessions_app (filled in by its feature issue)."""
+"""Input serializers of the consultation endpoints (one per endpoint)."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+class SessionStartInput(serializers.Serializer):  # type: ignore[type-arg]
+    language = serializers.CharField(required=False, default="en", max_length=32)
+    models = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=20
+    )
+    translate = serializers.BooleanField(required=False, default=False)
+    userId = serializers.CharField(required=False, allow_blank=True)  # sent, ignored
+    # Patient context the clinician supplies (used in prompts, stored encrypted only).
+    context = serializers.DictField(required=False)
+
+
+class SessionEndInput(serializers.Serializer):  # type: ignore[type-arg]
+    analyze = serializers.BooleanField(required=False, default=True)
+
+
+class FeedbackInput(serializers.Serializer):  # type: ignore[type-arg]
+    itemType = serializers.CharField(max_length=64)
+    itemContent = serializers.JSONField()
+    feedback = serializers.ChoiceField(choices=["approved", "rejected", "neutral"])
+    timestamp = serializers.CharField(required=False, allow_blank=True, default="")
+    sessionId = serializers.UUIDField(required=False, allow_null=True)
+
+
+class MedSessionInput(serializers.Serializer):  # type: ignore[type-arg]
+    text = serializers.CharField(max_length=500_000, trim_whitespace=False)
+    type = serializers.ChoiceField(choices=["transcript", "diagnosis"])
+    language = serializers.CharField(required=False, default="english", max_length=32)
+    models = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    previousAnalysis = serializers.DictField(required=False, allow_null=True)
+    sessionId = serializers.UUIDField(required=False, allow_null=True)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and not str(data.get("text") or "").strip():
+            raise serializers.ValidationError({"text": ["No text provided"]})
+        return super().to_internal_value(data)
+
+
+class FinalizeInput(serializers.Serializer):  # type: ignore[type-arg]
+    text = serializers.CharField(max_length=500_000)
+    language = serializers.CharField(required=False, default="english", max_length=32)
+    sessionId = serializers.UUIDField(required=False, allow_null=True)
+
+
+class ChatMessage(serializers.Serializer):  # type: ignore[type-arg]
+    role = serializers.CharField(max_length=32)
+    content = serializers.CharField(allow_blank=True, max_length=100_000)
+    timestamp = serializers.JSONField(required=False)
+
+
+class ChatInput(serializers.Serializer):  # type: ignore[type-arg]
+    message = serializers.CharField(max_length=50_000)
+    mode = serializers.ChoiceField(choices=["patient", "clinical"])
+    profileId = serializers.CharField(max_length=64)
+    conversationHistory = ChatMessage(many=True, required=False)
+    language = serializers.CharField(required=False, default="en", max_length=32)
+    pageContext = serializers.DictField(required=False, allow_null=True)
+    provider = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    assembledContext = serializers.JSONField(required=False, allow_null=True)
+    availableTools = serializers.JSONField(required=False, allow_null=True)
