@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "mediqom.records",
     "mediqom.audit",
+    "mediqom.streams",
     "sessions_app",
     "imports_app",
     "crypto_app",
@@ -345,3 +346,20 @@ MEDIQOM_AI_MAX_RETRIES = env_int("MEDIQOM_AI_MAX_RETRIES", -1, minimum=-1)
 MEDIQOM_AI_RETRY_BACKOFF_MS = env_int("MEDIQOM_AI_RETRY_BACKOFF_MS", -1, minimum=-1)
 # Use only the offline `local` provider, even when keys are set
 MEDIQOM_AI_OFFLINE = env_bool("MEDIQOM_AI_OFFLINE", False)
+
+# ---------------------------------------------------------------- LIVE EVENT STREAMS
+# Events of ended streams are purged after this many seconds (`manage.py stream_purge`).
+MEDIQOM_STREAM_RETENTION_SECONDS = env_int("MEDIQOM_STREAM_RETENTION_SECONDS", 24 * 3600, minimum=0)
+# SSE: a `: keepalive` comment after this much silence; the `retry:` hint for reconnects.
+MEDIQOM_STREAM_KEEPALIVE_SECONDS = env_int("MEDIQOM_STREAM_KEEPALIVE_SECONDS", 15, minimum=1)
+MEDIQOM_STREAM_RETRY_MS = env_int("MEDIQOM_STREAM_RETRY_MS", 3000, minimum=0)
+MEDIQOM_STREAM_SHUTDOWN_RETRY_MS = env_int("MEDIQOM_STREAM_SHUTDOWN_RETRY_MS", 500, minimum=0)
+# Live events buffered per connection; a client that falls further behind is closed with a retry
+# hint and resumes from the log.
+MEDIQOM_STREAM_CLIENT_QUEUE = env_int("MEDIQOM_STREAM_CLIENT_QUEUE", 256, minimum=1)
+# Each process compares the streams it follows with the log this often, so an event the channel
+# layer dropped (it is at-most-once) is delivered even when no later event reveals the gap.
+MEDIQOM_STREAM_POLL_SECONDS = env_int("MEDIQOM_STREAM_POLL_SECONDS", 5, minimum=1)
+MEDIQOM_STREAM_MAX_EVENT_BYTES = env_int(
+    "MEDIQOM_STREAM_MAX_EVENT_BYTES", 1024 * 1024, minimum=1024
+)

@@ -23,7 +23,7 @@ from mediqom.records.models import PrivateKey, RecoveryAttempt
 log = get_logger("crypto")
 
 # (table, primary key column, encrypted column) of every encrypted field.
-ENCRYPTED_COLUMNS = [("private_keys", "id", "key_pass")]
+ENCRYPTED_COLUMNS = [("private_keys", "id", "key_pass"), ("stream_events", "id", "payload")]
 
 
 def field_keys_rotate() -> int:
@@ -33,7 +33,10 @@ def field_keys_rotate() -> int:
     number of values rewritten; idempotent; rows are locked while rewritten.
     """
     rewritten = 0
+    existing = set(connection.introspection.table_names())
     for table, pk_column, column in ENCRYPTED_COLUMNS:
+        if table not in existing:  # migrations run this before later apps' tables exist
+            continue
         select = (
             f'select "{pk_column}", "{column}" from "{table}" '  # noqa: S608 - constants only
             f'where "{column}" is not null and "{column}" <> %s'

@@ -85,6 +85,8 @@ USER_TABLES = [
     "subscriptions",
     "recovery_attempts",
     "audit_log",
+    "streams",
+    "stream_events",
     # sessions_app
     "consultation_sessions",
     "session_transcripts",

@@ -1,0 +1,340 @@
+"""Fan-out of committed stream events through the channel layer, and the per-process hub that
+delivers them to local listeners.
+
+The channel layer is at-most-once, so nothing here is trusted for delivery: listeners compare
+`seq` with what they sent and backfill gaps from the log. Per process and event loop there is
+one layer subscription per stream key however many clients follow it; each client has a
+bounded queue, and a client whose queue overflows is marked `lagging` (its response ends with a
+retry hint and it resumes from the log), so a slow client never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import hashlib
+import signal
+import threading
+import weakref
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import orjson
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import DatabaseError
+
+from mediqom.logging import get_logger
+
+log = get_logger("sse")
+
+EVENT = "stream.event"
+END = "stream.end"
+POKE = "stream.poke"  # from the hub's own poll: the log holds events up to `seq`
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+def group_name(key: str) -> str:
+    """The channel-layer group of a stream (layer names allow only `[A-Za-z0-9-_.]`)."""
+    return "stream." + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+class _PublisherThread:
+    """A private event loop for publishing from threads that belong to no server loop
+    (background workers, management commands): one Redis connection, not one per event."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="stream-publisher", daemon=True
+                ).start()
+                self._loop = loop
+            return self._loop
+
+
+_publisher = _PublisherThread()
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop of the newest hub still running in this process (where local listeners wait;
+    the in-memory layer is bound to it)."""
+    for loop in reversed(list(_hubs.keys())):
+        if loop.is_running() and not loop.is_closed():
+            return loop
+    return None
+
+
+def publish(message: dict[str, Any], key: str) -> None:
+    """Send one message to the stream's group; waits briefly, never raises (the log is the
+    source of truth, so a lost publish is a gap that listeners backfill)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    group = group_name(key)
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    loop = _server_loop() or _publisher.loop()
+    try:
+        if running is not None:
+            # sync code called on a running loop cannot block on it; fire and forget
+            running.create_task(layer.group_send(group, message))
+            return
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+    except (concurrent.futures.TimeoutError, TimeoutError):
+        log.warning("stream publish timed out; listeners will backfill from the log")
+    except Exception as exc:  # noqa: BLE001 - a broken layer must never fail the append
+        log.warning("stream publish failed (%s); listeners will backfill", type(exc).__name__)
+
+
+def publish_event(key: str, seq: int, event: dict[str, Any]) -> None:
+    publish({"type": EVENT, "seq": seq, "event": event}, key)
+
+
+def publish_end(key: str, seq: int) -> None:
+    publish({"type": END, "seq": seq}, key)
+
+
+async def apublish(message: dict[str, Any], key: str) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(group_name(key), message)
+
+
+def publish_sync(message: dict[str, Any], key: str) -> None:
+    """For tests and tools: publish from sync code, waiting for the layer."""
+    async_to_sync(apublish)(message, key)
+
+
+# --------------------------------------------------------------------------- listening
+
+
+@dataclass(eq=False)
+class Item:
+    """One live message for a listener: a stored event (with its SSE frame prepared once per
+    process, not once per client) or the end of the stream."""
+
+    kind: str  # EVENT, END or POKE
+    seq: int
+    event: dict[str, Any] | None = None
+    frame: bytes = b""
+
+
+def sse_frame(seq: int | None, data: bytes) -> bytes:
+    """One whole SSE frame: an `id:` line for stored events, one compact `data:` line."""
+    head = b"" if seq is None else b"id: %d\n" % seq
+    return head + b"data: " + data + b"\n\n"
+
+
+@dataclass(eq=False)
+class Listener:
+    key: str
+    queue: asyncio.Queue[Item]
+    lagging: bool = False
+    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, item: Item) -> None:
+        if self.lagging:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.lagging = True
+            log.info("stream listener fell behind; closing it with a retry hint")
+
+
+@dataclass(eq=False)
+class _Topic:
+    key: str
+    seen: int = -1
+    listeners: set[Listener] = field(default_factory=set)
+    ready: asyncio.Future[None] | None = None
+    task: asyncio.Task[None] | None = None
+
+
+class StreamHub:
+    """Listeners of this event loop, one layer subscription per followed stream key."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.topics: dict[str, _Topic] = {}
+        self.listeners: set[Listener] = set()
+        self.shutting_down = False
+
+    async def listen(self, key: str) -> Listener:
+        """Subscribe to a stream; returns once the layer subscription is in place, so that a
+        log read after this call cannot miss an event published later."""
+        listener = Listener(key, asyncio.Queue(maxsize=settings.MEDIQOM_STREAM_CLIENT_QUEUE))
+        if self.shutting_down:
+            listener.shutdown.set()
+        topic = self.topics.get(key)
+        if topic is None:
+            topic = _Topic(key, ready=self.loop.create_future())
+            self.topics[key] = topic
+            topic.task = self.loop.create_task(self._follow(topic))
+        topic.listeners.add(listener)
+        self.listeners.add(listener)
+        assert topic.ready is not None
+        try:
+            await asyncio.shield(topic.ready)
+        except BaseException:
+            self.release(listener)
+            raise
+        return listener
+
+    def release(self, listener: Listener) -> None:
+        """Drop a listener; the last one of a key ends that key's layer subscription."""
+        self.listeners.discard(listener)
+        topic = self.topics.get(listener.key)
+        if topic is None:
+            return
+        topic.listeners.discard(listener)
+        if not topic.listeners:
+            del self.topics[listener.key]
+            if topic.task is not None:
+                topic.task.cancel()
+
+    async def _follow(self, topic: _Topic) -> None:
+        assert topic.ready is not None
+        layer = get_channel_layer()
+        group = group_name(topic.key)
+        channel: str | None = None
+        try:
+            channel = await layer.new_channel("streams.")
+            await layer.group_add(group, channel)
+            topic.ready.set_result(None)
+            poll = settings.MEDIQOM_STREAM_POLL_SECONDS
+            # one receive stays pending across polls: cancelling a pub/sub layer's receive()
+            # unsubscribes its channel
+            receive = asyncio.ensure_future(layer.receive(channel))
+            try:
+                while True:
+                    done, _ = await asyncio.wait({receive}, timeout=poll)
+                    if done:
+                        item = _item(receive.result())
+                        receive = asyncio.ensure_future(layer.receive(channel))
+                    else:
+                        # the layer may have dropped the newest events (at-most-once) and no
+                        # later event would reveal the gap: compare with the log's head
+                        item = await _head_item(topic)
+                    if item is not None:
+                        topic.seen = max(topic.seen, item.seq)
+                        for listener in list(topic.listeners):
+                            listener.offer(item)
+            finally:
+                receive.cancel()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any layer failure ends the listeners
+            log.warning("stream subscription failed (%s)", type(exc).__name__)
+            if not topic.ready.done():
+                topic.ready.set_exception(exc)
+            # listeners notice the dead subscription and end with a retry hint
+            for listener in list(topic.listeners):
+                listener.lagging = True
+                with contextlib.suppress(asyncio.QueueFull):
+                    listener.queue.put_nowait(Item(END, -1))
+            if self.topics.get(topic.key) is topic:
+                del self.topics[topic.key]
+        finally:
+            if channel is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(layer.group_discard(group, channel))
+
+    def begin_shutdown(self) -> None:
+        """Ask every listener of this loop to end its response with a retry hint."""
+        self.shutting_down = True
+        for listener in list(self.listeners):
+            listener.shutdown.set()
+
+
+def _item(message: dict[str, Any]) -> Item | None:
+    kind = message.get("type")
+    seq = message.get("seq")
+    if not isinstance(seq, int):
+        return None
+    if kind == EVENT and isinstance(message.get("event"), dict):
+        event = message["event"]
+        return Item(EVENT, seq, event, sse_frame(seq, orjson.dumps(event)))
+    if kind == END:
+        return Item(END, seq)
+    return None
+
+
+def _stream_head(key: str) -> tuple[int, bool] | None:
+    # server rights, counters only (no payloads): each listener then reads the events itself,
+    # through for_user() and RLS
+    from mediqom.streams.models import Stream
+
+    row = Stream.objects.filter(key=key).values_list("last_seq", "ended_at").first()
+    return None if row is None else (row[0], row[1] is not None)
+
+
+async def _head_item(topic: _Topic) -> Item | None:
+    try:
+        head = await database_sync_to_async(_stream_head, thread_sensitive=False)(topic.key)
+    except DatabaseError:
+        return None  # try again at the next poll
+    if head is None:
+        return None
+    seq, ended = head
+    if ended:
+        return Item(END, seq)
+    return Item(POKE, seq) if seq > topic.seen else None
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StreamHub] = weakref.WeakKeyDictionary()
+_previous_sigterm: Any = None
+_sigterm_installed = False
+
+
+def get_hub() -> StreamHub:
+    """The hub of the running event loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = StreamHub(loop)
+        _hubs[loop] = hub
+        _install_sigterm()
+    return hub
+
+
+def begin_shutdown() -> None:
+    """End every local stream with a retry hint (called on SIGTERM; safe from any thread)."""
+    for loop, hub in list(_hubs.items()):
+        if loop.is_running():
+            loop.call_soon_threadsafe(hub.begin_shutdown)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    begin_shutdown()
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+    elif previous in (signal.SIG_DFL, None):
+        raise SystemExit(128 + signum)
+
+
+def _install_sigterm() -> None:
+    """Chain our handler in front of the server's (uvicorn/daphne keep theirs)."""
+    global _previous_sigterm, _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    _previous_sigterm = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _sigterm_installed = True
