@@ -94,7 +94,11 @@ def segments_from_text(text: str) -> list[Segment]:
 def previous_summary(previous: dict[str, Any]) -> str:
     """A short text summary of the analysis so far, prepended for gradual refinement."""
     parts = []
-    for name, field in (("diagnosis", "name"), ("treatment", "description"), ("medication", "name")):
+    for name, field in (
+        ("diagnosis", "name"),
+        ("treatment", "description"),
+        ("medication", "name"),
+    ):
         items = [str(i.get(field)) for i in previous.get(name) or [] if isinstance(i, dict)]
         if items:
             parts.append(f"{name}: {', '.join(items)}")
@@ -104,7 +108,11 @@ def previous_summary(previous: dict[str, Any]) -> str:
 def context_preamble(context: dict[str, Any] | None) -> str:
     if not context:
         return ""
-    return "Patient context supplied by the clinician: " + json.dumps(context, ensure_ascii=False) + "\n\n"
+    return (
+        "Patient context supplied by the clinician: "
+        + json.dumps(context, ensure_ascii=False)
+        + "\n\n"
+    )
 
 
 def analyze(
@@ -132,7 +140,9 @@ def analyze(
         result = _remote(kind, text=text, language=language, preamble=preamble)
     if kind == "diagnosis" and previous:
         merged = merge_analysis(previous, result.data)
-        result = AnalysisResult(data=merged, provider=result.provider, token_usage=result.token_usage)
+        result = AnalysisResult(
+            data=merged, provider=result.provider, token_usage=result.token_usage
+        )
     return result
 
 
@@ -178,9 +188,7 @@ def finalize(*, details: dict[str, Any], language: Language) -> AnalysisResult:
     return _remote("report", text=json.dumps(details, ensure_ascii=False), language=language)
 
 
-def transcribe_audio(
-    *, audio: bytes, filename: str, mime: str, instructions: Instructions
-) -> str:
+def transcribe_audio(*, audio: bytes, filename: str, mime: str, instructions: Instructions) -> str:
     """Text of one audio chunk: medical prompt, the client's language, prompt echo removed.
     No provider configured is a 503 `transcription_unavailable`, at once."""
     prompt = prompt_for(instructions)

@@ -38,7 +38,11 @@ def flow_for(mode: str) -> str:
 
 def frame(payload: dict[str, Any]) -> bytes:
     """One SSE frame: `data: <compact JSON>` and the blank line, written in one piece."""
-    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return (
+        b"data: "
+        + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        + b"\n\n"
+    )
 
 
 def _documents(page_context: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -60,7 +64,11 @@ def build_messages(data: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str
     if assembled:
         context_parts.append(
             "Medical context:\n"
-            + (assembled if isinstance(assembled, str) else json.dumps(assembled, ensure_ascii=False))
+            + (
+                assembled
+                if isinstance(assembled, str)
+                else json.dumps(assembled, ensure_ascii=False)
+            )
         )
     documents = _documents(data.get("pageContext"))
     for doc_id, content in documents:

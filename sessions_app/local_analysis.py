@@ -366,7 +366,8 @@ def analyze_diagnosis(segments: Sequence[Segment], *, language: Language) -> dic
     present = _present(find_findings(segments))
     ranked = score_conditions(present, language)
     red_flags = _red_flags(present, language)
-    treatment, follow_up = [], {}
+    treatment: list[dict[str, Any]] = []
+    follow_up: dict[str, dict[str, Any]] = {}
     for candidate in ranked:
         condition, diagnosis = candidate["condition"], candidate["diagnosis"]
         if condition["treatment"]:

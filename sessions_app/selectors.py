@@ -7,10 +7,10 @@ from uuid import UUID
 
 from mediqom.errors import NotFound
 from mediqom.records.models import Profile
+from sessions_app import events
 from sessions_app.models import ConsultationSession, SessionTranscript
 from sessions_app.querysets import HasId
 from sessions_app.report import ReportData
-from sessions_app import events
 from sessions_app.services import load_json, session_language, status_data
 
 

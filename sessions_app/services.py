@@ -58,7 +58,7 @@ def session_emit(
 
 
 def _stream_append(*, session: ConsultationSession, payload: dict[str, Any]) -> None:
-    from mediqom.streams import stream_append
+    from mediqom.streams.services import stream_append
 
     stream_append(key=events.stream_key(session.id), owner_id=session.owner_id, payload=payload)
 
@@ -202,7 +202,7 @@ def session_end(*, session: ConsultationSession, reason: str = "client") -> Cons
     locked.last_activity_at = now
     locked.save(update_fields=["status", "ended_at", "end_reason", "last_activity_at"])
     session_emit(session=locked, event_type="session_status", data=status_data(locked, "ended"))
-    from mediqom.streams import stream_end
+    from mediqom.streams.services import stream_end
 
     stream_end(key=events.stream_key(locked.id))
     log.info("session ended", extra={"session_id": str(locked.id), "reason": reason})
@@ -221,21 +221,16 @@ def sessions_end_idle(*, now: datetime | None = None) -> int:
 
 
 def sessions_purge(*, now: datetime | None = None) -> int:
-    """Delete ended sessions older than MEDIQOM_SESSION_TTL_HOURS, with transcripts, feedback
-    and their event streams (server rights)."""
+    """Delete ended sessions older than MEDIQOM_SESSION_TTL_HOURS with their transcripts and
+    feedback (server rights); then the events of ended streams past their retention."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.MEDIQOM_SESSION_TTL_HOURS)
-    from mediqom.streams import stream_purge
+    from mediqom.streams.services import stream_purge
 
-    purged = 0
-    for session_id in list(
-        ConsultationSession.objects.expired(cutoff).values_list("id", flat=True)
-    ):
-        with transaction.atomic():
-            stream_purge(key=events.stream_key(session_id))
-            ConsultationSession.objects.filter(pk=session_id).delete()
-        purged += 1
-    return purged
+    with transaction.atomic():
+        purged, _ = ConsultationSession.objects.expired(cutoff).delete()
+    stream_purge(now=now)
+    return int(purged)
 
 
 def feedback_record(
@@ -325,9 +320,10 @@ def session_analysis_run(*, session_id: UUID, force: bool = False) -> int:
             return runs  # another worker has it; it re-checks after its run
         try:
             if session.analysis_last_at is not None and not force:
-                wait = settings.MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS - (
-                    timezone.now() - session.analysis_last_at
-                ).total_seconds()
+                wait = (
+                    settings.MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS
+                    - (timezone.now() - session.analysis_last_at).total_seconds()
+                )
                 if wait > 0:
                     time.sleep(wait)  # later text arriving meanwhile joins this run
             session.refresh_from_db()

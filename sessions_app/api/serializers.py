@@ -15,7 +15,7 @@ class SessionStartInput(serializers.Serializer):  # type: ignore[type-arg]
     translate = serializers.BooleanField(required=False, default=False)
     userId = serializers.CharField(required=False, allow_blank=True)  # sent, ignored
     # Patient context the clinician supplies (used in prompts, stored encrypted only).
-    context = serializers.DictField(required=False)
+    patientContext = serializers.DictField(required=False)
 
 
 class SessionEndInput(serializers.Serializer):  # type: ignore[type-arg]

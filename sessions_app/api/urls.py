@@ -13,8 +13,12 @@ urlpatterns: list[URLPattern] = [
         name="session-transcribe",
     ),
     path("session/<uuid:session_id>/audio", views.SessionAudioApi.as_view(), name="session-audio"),
-    path("session/<uuid:session_id>/stream", views.SessionStreamApi.as_view(), name="session-stream"),
-    path("session/<uuid:session_id>/status", views.SessionStatusApi.as_view(), name="session-status"),
+    path(
+        "session/<uuid:session_id>/stream", views.SessionStreamApi.as_view(), name="session-stream"
+    ),
+    path(
+        "session/<uuid:session_id>/status", views.SessionStatusApi.as_view(), name="session-status"
+    ),
     path("session/<uuid:session_id>/end", views.SessionEndApi.as_view(), name="session-end"),
     path(
         "session/<uuid:session_id>/report.pdf",
@@ -23,6 +27,8 @@ urlpatterns: list[URLPattern] = [
     ),
     path("transcribe", views.TranscribeApi.as_view(), name="transcribe"),
     path("med/session", views.MedSessionApi.as_view(), name="med-session"),
-    path("med/session/finalize", views.MedSessionFinalizeApi.as_view(), name="med-session-finalize"),
+    path(
+        "med/session/finalize", views.MedSessionFinalizeApi.as_view(), name="med-session-finalize"
+    ),
     path("chat/conversation", views.ChatConversationApi.as_view(), name="chat-conversation"),
 ]

@@ -82,7 +82,7 @@ class SessionStartApi(BaseApi):
             language=data["language"],
             models=data.get("models"),
             translate=data["translate"],
-            context=data.get("context"),
+            context=data.get("patientContext"),
         )
         sid = str(session.id)
         return Response(
@@ -112,18 +112,28 @@ class SessionTranscribeApi(MultipartApi):
         session = selectors.session_get(user=request.user, session_id=session_id)
         chunk_id = str(request.data.get("chunkId") or "")
         if not chunk_id:
-            raise InvalidInput("Missing chunkId", code="missing_chunk_id", fields={"chunkId": ["required"]})
+            raise InvalidInput(
+                "Missing chunkId", code="missing_chunk_id", fields={"chunkId": ["required"]}
+            )
         audio, filename, mime = _audio(request, "audio", allow_any_audio=True)
         instructions = parse_instructions(
-            request.data.get("instructions"), default_lang=session.language, translate=session.translate
+            request.data.get("instructions"),
+            default_lang=session.language,
+            translate=session.translate,
         )
         metadata = _json_field(request.data.get("metadata"))
         metadata = metadata if isinstance(metadata, dict) else None
         sequence = _int(request.data.get("sequenceNumber"))
         timestamp = _int(request.data.get("timestamp"))
-        text = analysis.transcribe_audio(audio=audio, filename=filename, mime=mime, instructions=instructions)
+        text = analysis.transcribe_audio(
+            audio=audio, filename=filename, mime=mime, instructions=instructions
+        )
         transcript = services.session_add_transcript(
-            session=session, text=text, chunk_id=chunk_id, sequence_number=sequence, timestamp=timestamp
+            session=session,
+            text=text,
+            chunk_id=chunk_id,
+            sequence_number=sequence,
+            timestamp=timestamp,
         )
         if transcript is not None:
             tasks.schedule_session_analysis(session.id)
@@ -166,11 +176,18 @@ class SessionAudioApi(MultipartApi):
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
         session = selectors.session_get(user=request.user, session_id=session_id)
         audio, filename, mime = _audio(request, "audio", allow_any_audio=True)
-        instructions = parse_instructions(None, default_lang=session.language, translate=session.translate)
-        text = analysis.transcribe_audio(audio=audio, filename=filename, mime=mime, instructions=instructions)
+        instructions = parse_instructions(
+            None, default_lang=session.language, translate=session.translate
+        )
+        text = analysis.transcribe_audio(
+            audio=audio, filename=filename, mime=mime, instructions=instructions
+        )
         timestamp = _int(request.data.get("timestamp"))
         transcript = services.session_add_transcript(
-            session=session, text=text, chunk_id=str(request.data.get("chunkId") or ""), timestamp=timestamp
+            session=session,
+            text=text,
+            chunk_id=str(request.data.get("chunkId") or ""),
+            timestamp=timestamp,
         )
         body: dict[str, Any] = {
             "sessionId": str(session.id),
@@ -237,7 +254,9 @@ class TranscribeApi(MultipartApi):
     def post(self, request: AuthedRequest) -> Response:
         instructions = parse_instructions(request.data.get("instructions"))
         audio, filename, mime = _audio(request, "file", allow_any_audio=False)
-        text = analysis.transcribe_audio(audio=audio, filename=filename, mime=mime, instructions=instructions)
+        text = analysis.transcribe_audio(
+            audio=audio, filename=filename, mime=mime, instructions=instructions
+        )
         return Response({"text": text})
 
 
@@ -278,7 +297,9 @@ class MedSessionFinalizeApi(BaseApi):
 class ChatConversationApi(BaseApi):
     parser_classes = [LimitedJSONParser]
 
-    @extend_schema(request=ChatInput, responses={(200, "text/event-stream"): str, **ERROR_RESPONSES})
+    @extend_schema(
+        request=ChatInput, responses={(200, "text/event-stream"): str, **ERROR_RESPONSES}
+    )
     def post(self, request: AuthedRequest) -> StreamingHttpResponse:
         data = parse(ChatInput, request.data)
         if not ai_configured(chat.flow_for(data["mode"])):
@@ -303,5 +324,7 @@ class SessionStreamApi(BaseApi):
         return sse_response(
             request,
             key=events.stream_key(session.id),
-            initial=lambda: [selectors.session_connected_event(session_id=session.id, user=request.user)],
+            initial=lambda: [
+                selectors.session_connected_event(session_id=session.id, user=request.user)
+            ],
         )
