@@ -228,9 +228,9 @@ def sessions_purge(*, now: datetime | None = None) -> int:
     from mediqom.streams.services import stream_purge
 
     with transaction.atomic():
-        purged, _ = ConsultationSession.objects.expired(cutoff).delete()
+        _, per_model = ConsultationSession.objects.expired(cutoff).delete()
     stream_purge(now=now)
-    return int(purged)
+    return int(per_model.get(ConsultationSession._meta.label, 0))
 
 
 def feedback_record(

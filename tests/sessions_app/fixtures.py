@@ -4,7 +4,7 @@ from __future__ import annotations
 
 CHEST_PAIN_EN = [
     "Good morning, what brings you in today?",
-    "I've had this chest pain for three days now. It's a sharp pain right in the middle of my chest.",
+    "I've had this chest pain for three days now. It's a sharp pain in the middle of my chest.",
     "Does it get worse when you breathe in?",
     "Yes, it hurts more when I take a deep breath, and it's worse when I lie down flat.",
     "Does anything make it better?",
