@@ -167,8 +167,10 @@ def test_a_chest_pain_consultation_with_openai(start_server, ai_stub, alice, tmp
     assert {c.body["prompt"] for c in calls} == {MEDICAL_PROMPT}
 
     follower.wait_for(
-        lambda e: e["type"] == "analysis_update"
-        and any(d.get("code") == "I30.9" for d in e["data"]["diagnosis"])
+        lambda e: (
+            e["type"] == "analysis_update"
+            and any(d.get("code") == "I30.9" for d in e["data"]["diagnosis"])
+        )
     )
     ended = http.post(f"/v1/session/{sid}/end", json={})
     assert ended.status_code == 200
