@@ -10,16 +10,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from mediqom.auth.middleware import SupabaseAuthMiddleware  # noqa: E402
+from mediqom.streams.origin import origin_validator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            SupabaseAuthMiddleware(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": origin_validator(SupabaseAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -360,6 +360,15 @@ MEDIQOM_STREAM_CLIENT_QUEUE = env_int("MEDIQOM_STREAM_CLIENT_QUEUE", 256, minimu
 # Each process compares the streams it follows with the log this often, so an event the channel
 # layer dropped (it is at-most-once) is delivered even when no later event reveals the gap.
 MEDIQOM_STREAM_POLL_SECONDS = env_int("MEDIQOM_STREAM_POLL_SECONDS", 5, minimum=1)
+# Threads (each keeping one database connection) reading the log for streams, per process.
+MEDIQOM_STREAM_DB_THREADS = env_int("MEDIQOM_STREAM_DB_THREADS", 4, minimum=1)
 MEDIQOM_STREAM_MAX_EVENT_BYTES = env_int(
     "MEDIQOM_STREAM_MAX_EVENT_BYTES", 1024 * 1024, minimum=1024
 )
+
+# WebSockets (/v1/ws): Origins allowed besides ALLOWED_HOSTS (e.g. https://app.example.com),
+# and per-connection limits.
+MEDIQOM_WS_ALLOWED_ORIGINS = env_list("MEDIQOM_WS_ALLOWED_ORIGINS", [])
+MEDIQOM_WS_MAX_MESSAGE_BYTES = env_int("MEDIQOM_WS_MAX_MESSAGE_BYTES", 4096, minimum=256)
+MEDIQOM_WS_MESSAGES_PER_SECOND = env_int("MEDIQOM_WS_MESSAGES_PER_SECOND", 10, minimum=1)
+MEDIQOM_WS_MAX_SUBSCRIPTIONS = env_int("MEDIQOM_WS_MAX_SUBSCRIPTIONS", 8, minimum=1)

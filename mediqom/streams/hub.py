@@ -23,12 +23,12 @@ from typing import Any
 
 import orjson
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError
 
 from mediqom.logging import get_logger
+from mediqom.streams import db
 
 log = get_logger("sse")
 
@@ -126,13 +126,13 @@ def publish_sync(message: dict[str, Any], key: str) -> None:
 
 @dataclass(eq=False)
 class Item:
-    """One live message for a listener: a stored event (with its SSE frame prepared once per
-    process, not once per client) or the end of the stream."""
+    """One live message for a listener: a stored event (its compact JSON made once per process,
+    not once per client), the end of the stream, or a poke from the log poll."""
 
     kind: str  # EVENT, END or POKE
     seq: int
     event: dict[str, Any] | None = None
-    frame: bytes = b""
+    data: bytes = b""
 
 
 def sse_frame(seq: int | None, data: bytes) -> bytes:
@@ -270,7 +270,7 @@ def _item(message: dict[str, Any]) -> Item | None:
         return None
     if kind == EVENT and isinstance(message.get("event"), dict):
         event = message["event"]
-        return Item(EVENT, seq, event, sse_frame(seq, orjson.dumps(event)))
+        return Item(EVENT, seq, event, orjson.dumps(event))
     if kind == END:
         return Item(END, seq)
     return None
@@ -287,7 +287,7 @@ def _stream_head(key: str) -> tuple[int, bool] | None:
 
 async def _head_item(topic: _Topic) -> Item | None:
     try:
-        head = await database_sync_to_async(_stream_head, thread_sensitive=False)(topic.key)
+        head = await db.run(_stream_head, topic.key)
     except DatabaseError:
         return None  # try again at the next poll
     if head is None:

@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -26,7 +27,7 @@ from rest_framework.request import Request
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.errors import InvalidInput, NotAuthenticated
 from mediqom.logging import get_logger
-from mediqom.streams import hub
+from mediqom.streams import db, hub
 from mediqom.streams.selectors import StoredEvent, StreamState, stream_read
 from mediqom.streams.services import validate_key
 
@@ -36,6 +37,10 @@ PAGE = 500
 MAX_SEQ = 2**62
 
 Snapshot = Callable[[], dict[str, Any]]
+Event = tuple[int, bytes]  # (seq, compact JSON payload)
+KEEPALIVE = "keepalive"
+LAGGING = "lagging"
+SHUTDOWN = "shutdown"
 
 
 class IgnoreAcceptNegotiation(BaseContentNegotiation):
@@ -102,6 +107,11 @@ def sse_response(
     return response
 
 
+def _close_request_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _decode(payload: str) -> dict[str, Any]:
     value = orjson.loads(payload)
     return value if isinstance(value, dict) else {}
@@ -132,64 +142,73 @@ class EventStream:
     async def _read(
         self, after: int, limit: int = PAGE
     ) -> tuple[StreamState | None, list[StoredEvent]]:
-        read = database_sync_to_async(stream_read, thread_sensitive=False)
-        result: tuple[StreamState | None, list[StoredEvent]] = await read(
-            user=self.user, key=self.key, after=after, limit=limit
-        )
-        return result
+        return await db.run(stream_read, user=self.user, key=self.key, after=after, limit=limit)
 
-    def _stored(self, seq: int, payload: str) -> bytes:
+    def _stored(self, seq: int, payload: str) -> Event:
         self.last = seq
         if self.close_when is not None and self.close_when(_decode(payload)):
             self.done = True
-        return hub.sse_frame(seq, payload.encode())
+        return seq, payload.encode()
 
-    async def catch_up(self, upto: int = MAX_SEQ) -> AsyncIterator[tuple[int | None, bytes]]:
+    async def catch_up(self, upto: int = MAX_SEQ) -> AsyncIterator[Event]:
         """Stored events after `last` up to `upto`, page by page; a `reset` first when the
-        client's position is older than what is retained. Yields (seq, frame)."""
+        client's position is older than what is retained."""
         while not self.done and self.last < upto:
             state, rows = await self._read(self.last)
             if state is None:
                 return
             if self.last < state.trimmed_seq:
-                yield state.trimmed_seq, self._reset(state.trimmed_seq)
+                yield self._reset(state.trimmed_seq)
                 continue
             for row in rows:
                 if row.seq > upto:
                     return
-                yield row.seq, self._stored(row.seq, row.payload)
+                yield self._stored(row.seq, row.payload)
                 if self.done:
                     return
             if len(rows) < PAGE:
                 self.ended = state.ended and self.last >= state.last_seq
                 return
 
-    def _reset(self, seq: int) -> bytes:
+    def _reset(self, seq: int) -> Event:
         data = self.snapshot() if self.snapshot is not None else {}
         self.last = seq
-        frame = {"type": "reset", "data": data, "timestamp": int(time.time() * 1000)}
-        return hub.sse_frame(seq, orjson.dumps(frame))
+        body = {"type": "reset", "data": data, "timestamp": int(time.time() * 1000)}
+        return seq, orjson.dumps(body)
 
     async def frames(self) -> AsyncIterator[bytes]:
-        retry = settings.MEDIQOM_STREAM_RETRY_MS
-        yield b"retry: %d\n: connected\n\n" % retry
+        """The SSE body."""
+        yield b"retry: %d\n: connected\n\n" % settings.MEDIQOM_STREAM_RETRY_MS
+        # A sync view ran in this request's own thread and left its database connection open;
+        # Django would close it only when the response ends, i.e. hold one connection per
+        # open stream. Every later read uses short-lived worker-thread connections.
+        await sync_to_async(_close_request_connection, thread_sensitive=True)()
         if self.initial is not None:
-            events = await database_sync_to_async(self.initial, thread_sensitive=False)()
+            events = await db.run(self.initial)
             for event in events:
                 yield hub.sse_frame(None, orjson.dumps(event))
+        async for out in self.follow():
+            if isinstance(out, str):
+                yield _CONTROL_FRAMES[out]()
+            else:
+                yield hub.sse_frame(*out)
+
+    async def follow(self) -> AsyncIterator[Event | str]:
+        """Subscribe, replay, tail: (seq, compact JSON) per event, or a control word
+        (KEEPALIVE; LAGGING and SHUTDOWN end the iteration)."""
         central = hub.get_hub()
         listener = await central.listen(self.key)
         try:
-            async for _, frame in self.catch_up():
-                yield frame
+            async for event in self.catch_up():
+                yield event
             if self.done or self.ended:
                 return
-            async for frame in self.tail(listener):
-                yield frame
+            async for out in self.tail(listener):
+                yield out
         finally:
             central.release(listener)
 
-    async def tail(self, listener: hub.Listener) -> AsyncIterator[bytes]:
+    async def tail(self, listener: hub.Listener) -> AsyncIterator[Event | str]:
         """Live events after the replay, until close_when, the stream's end or shutdown."""
         keepalive = settings.MEDIQOM_STREAM_KEEPALIVE_SECONDS
         stop = asyncio.ensure_future(listener.shutdown.wait())
@@ -201,18 +220,17 @@ class EventStream:
                     {get, stop}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED
                 )
                 if stop in finished:
-                    # server shutting down: reconnect soon, to another process
-                    yield b"retry: %d\n: shutdown\n\n" % settings.MEDIQOM_STREAM_SHUTDOWN_RETRY_MS
+                    yield SHUTDOWN  # reconnect soon, to another process
                     return
                 if get not in finished:
-                    yield b": keepalive\n\n"
+                    yield KEEPALIVE
                     continue
                 item = get.result()
                 if listener.lagging:
-                    yield b"retry: %d\n: lagging\n\n" % settings.MEDIQOM_STREAM_RETRY_MS
+                    yield LAGGING
                     return
-                async for frame in self.deliver(item):
-                    yield frame
+                async for event in self.deliver(item):
+                    yield event
                 if self.done:
                     return
         finally:
@@ -220,27 +238,34 @@ class EventStream:
             if get is not None:
                 get.cancel()
 
-    async def deliver(self, item: hub.Item) -> AsyncIterator[bytes]:
-        """Frames for one live item: nothing for a duplicate, the log's events first when the
+    async def deliver(self, item: hub.Item) -> AsyncIterator[Event]:
+        """Events for one live item: nothing for a duplicate, the log's events first when the
         item skips ahead, everything left when the stream ended. Sets `done` to finish."""
         if item.kind == hub.END:
-            async for _, frame in self.catch_up():
-                yield frame
+            async for event in self.catch_up():
+                yield event
             self.done = True
             return
         if item.kind == hub.POKE:
-            async for _, frame in self.catch_up(upto=item.seq):
-                yield frame
+            async for event in self.catch_up(upto=item.seq):
+                yield event
             return
         if item.seq <= self.last:
             return  # already sent (replay overlap or a repeated publish)
         if item.seq > self.last + 1:
-            async for _, frame in self.catch_up(upto=item.seq):
-                yield frame
+            async for event in self.catch_up(upto=item.seq):
+                yield event
             if self.done or item.seq <= self.last:
                 return
         assert item.event is not None
         self.last = item.seq
-        yield item.frame
+        yield item.seq, item.data
         if self.close_when is not None and self.close_when(item.event):
             self.done = True
+
+
+_CONTROL_FRAMES: dict[str, Callable[[], bytes]] = {
+    KEEPALIVE: lambda: b": keepalive\n\n",
+    LAGGING: lambda: b"retry: %d\n: lagging\n\n" % settings.MEDIQOM_STREAM_RETRY_MS,
+    SHUTDOWN: lambda: b"retry: %d\n: shutdown\n\n" % settings.MEDIQOM_STREAM_SHUTDOWN_RETRY_MS,
+}

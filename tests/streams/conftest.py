@@ -214,5 +214,8 @@ async def ws_db(transactional_db: None) -> Any:
     from channels.db import database_sync_to_async
     from django.db import connections
 
+    from mediqom.streams import db
+
     yield
     await database_sync_to_async(connections.close_all)()
+    await database_sync_to_async(db.close_connections)()
