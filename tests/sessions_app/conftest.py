@@ -11,7 +11,12 @@ from mediqom.streams.models import StreamEvent
 from sessions_app.events import stream_key
 
 # The uvicorn servers and the SSE reader of the streams tests.
-from tests.streams.conftest import SseReader, redis_layer, start_server  # noqa: F401
+from tests.streams.conftest import (  # noqa: F401
+    SseReader,
+    redis_layer,
+    start_server,
+    ws_db,
+)
 
 
 def stored_events(session_id: Any) -> list[dict[str, Any]]:

@@ -193,7 +193,8 @@ def test_feedback_is_recorded(api, alice, started):
     response = api.post(
         "/v1/session/feedback",
         {"itemType": "diagnosis", "itemContent": {"name": "Acute pericarditis"},
-         "feedback": "approved", "timestamp": "2026-12-02T13:00:00Z", "sessionId": started["sessionId"]},
+         "feedback": "approved", "timestamp": "2026-12-02T13:00:00Z",
+         "sessionId": started["sessionId"]},
         format="json",
     )  # fmt: skip
     assert response.status_code == 200
@@ -236,7 +237,8 @@ def test_another_user_gets_404_on_every_session_route(bob, client_for, started):
         ("get", f"/v1/session/{sid}/stream", None, "json"),
         ("get", f"/v1/session/{sid}/report.pdf", None, "json"),
         ("post", f"/v1/session/{sid}/end", {}, "json"),
-        ("post", f"/v1/session/{sid}/transcribe", {"audio": wav(), "chunkId": "c"}, "multipart"),
+        ("post", f"/v1/session/{sid}/transcribe", {"audio": wav(), "chunkId": "c"},
+         "multipart"),
         ("post", f"/v1/session/{sid}/audio", {"audio": wav()}, "multipart"),
         ("post", "/v1/med/session", {"text": "chest pain", "type": "diagnosis", "sessionId": sid}, "json"),
         ("post", "/v1/med/session/finalize", {"text": "{}", "sessionId": sid}, "json"),
