@@ -44,6 +44,7 @@ class Recorded:
     model: str | None
     tool: str | None
     stream: bool
+    received: float = field(default_factory=time.monotonic)
 
     @property
     def text(self) -> str:

@@ -62,7 +62,9 @@ def _run_chain(
         for number in range(1 + max(candidate.max_retries, 0)):
             try:
                 return candidate, attempt(candidate)
-            except SchemaError:
+            except SchemaError as exc:
+                # The message names the JSON path that failed, never a value.
+                logger.info("ai output rejected flow=%s where=%s", flow, exc)
                 error = providers.AttemptError("ai_invalid_output", retryable=True)
             except providers.AttemptError as exc:
                 error = exc

@@ -3,9 +3,12 @@
 The model's arguments are untrusted input. `sanitise` walks the JSON schema and returns a
 clean copy: undeclared keys dropped, enums enforced (case-insensitive matches are mapped to
 the declared spelling), trivially mistyped scalars coerced ("5" -> 5, "true" -> True), HTML
-and control characters stripped from strings, strings/arrays/depth capped. An optional value
-that cannot be repaired is dropped, an array item is dropped; a missing required key or a
-wrong root raises SchemaError. The clean copy is then validated with jsonschema.
+and control characters stripped from strings, strings/arrays/depth capped. A value that does
+not fit is dropped (an array item, an optional key, a nested key). `required` is enforced on
+the root object only: a missing or unfit required root key, or a non-object root, raises
+SchemaError (nested `required` lists are advice to the model; a nested object missing one of
+them keeps what it has). The clean copy is then validated with jsonschema against the same
+schema with nested `required` lists removed.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def _object(schema: dict[str, Any], value: Any, depth: int, path: str) -> dict[s
     if not isinstance(value, dict):
         raise SchemaError(f"{path}: expected an object")
     properties: dict[str, Any] = schema.get("properties") or {}
-    required = [r for r in schema.get("required") or [] if r in properties]
+    required = [r for r in schema.get("required") or [] if r in properties] if depth == 0 else []
     extra = schema.get("additionalProperties")
     clean: dict[str, Any] = {}
     for key, item in value.items():
@@ -182,13 +185,32 @@ def sanitise(schema: dict[str, Any], value: Any, *, depth: int = 0, path: str = 
     raise last
 
 
+def _relaxed(schema: Any, *, root: bool = False) -> Any:
+    """The schema without nested `required` lists and without empty enums."""
+    if isinstance(schema, list):
+        return [_relaxed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "required" and not root:
+            continue
+        if key == "enum" and value == []:
+            continue
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _relaxed(sub) for name, sub in value.items()}
+        else:
+            out[key] = _relaxed(value)
+    return out
+
+
 def validate_output(function: dict[str, Any], arguments: Any) -> dict[str, Any]:
     """Sanitise the model's arguments for a function schema and validate the result."""
     parameters = function.get("parameters") or {"type": "object"}
     clean = sanitise(parameters, arguments)
     if not isinstance(clean, dict):
         raise SchemaError("$: expected an object")
-    validator = jsonschema.Draft7Validator(parameters)
+    validator = jsonschema.Draft7Validator(_relaxed(parameters, root=True))
     error = next(iter(validator.iter_errors(clean)), None)
     if error is not None:
         where = "$" + "".join(

@@ -52,3 +52,24 @@ def test_it_caps_arrays_and_strings():
 def test_validate_output_rejects_a_non_object_root():
     with pytest.raises(SchemaError):
         validate_output({"name": "f", "parameters": SCHEMA}, ["category"])
+
+
+def test_required_is_enforced_on_the_root_only():
+    schema = {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"a": {"type": "string"}, "b": {"type": "number"}},
+                    "required": ["a", "b"],
+                },
+            }
+        },
+        "required": ["items"],
+    }
+    out = validate_output({"name": "f", "parameters": schema}, {"items": [{"a": "x"}]})
+    assert out == {"items": [{"a": "x"}]}
+    with pytest.raises(SchemaError, match="missing required items"):
+        validate_output({"name": "f", "parameters": schema}, {})

@@ -71,7 +71,7 @@ def test_it_returns_the_sanitised_tool_arguments_with_provider_model_and_tokens(
         args={
             "title": "<b>Blood</b> count",
             "flag": "HIGH",
-            "values": [{"name": "Hb", "value": "135"}, {"name": "no value"}],
+            "values": [{"name": "Hb", "value": "135"}, {"name": "Na", "value": "n/a"}, "x"],
             "invented": "dropped",
         },
         tokens=77,
@@ -80,7 +80,7 @@ def test_it_returns_the_sanitised_tool_arguments_with_provider_model_and_tokens(
     assert result.data == {
         "title": "Blood count",
         "flag": "high",
-        "values": [{"name": "Hb", "value": 135.0}],
+        "values": [{"name": "Hb", "value": 135.0}, {"name": "Na"}],
     }
     assert (result.provider, result.model, result.token_usage) == (
         "openai",
