@@ -54,6 +54,19 @@ def test_it_numbers_events_per_stream_from_one(alice):
     assert Stream.objects.get(key="session:a").last_seq == 4
 
 
+def test_a_scan_of_the_event_table_finds_no_plaintext_of_a_canary_transcript(alice):
+    for n in range(3):
+        stream_append(key="session:scan", owner_id=alice.id, payload=event(text=f"{CANARY} {n}"))
+    with connection.cursor() as cursor:
+        cursor.execute("select t::text from stream_events t")
+        rows = [row[0] for row in cursor.fetchall()]
+        cursor.execute("select t::text from streams t")
+        rows += [row[0] for row in cursor.fetchall()]
+    assert len(rows) == 4
+    for needle in ("CANARY-7f3e", "chest pain", "Tuesday", "Q0FOQVJZ"):  # also not as base64
+        assert not [row for row in rows if needle in row]
+
+
 def test_it_stores_the_payload_encrypted_and_returns_it_exactly(alice):
     payload = event(text=CANARY, confidence=0.91, speaker="doctor")
     stream_append(key="session:c", owner_id=alice.id, payload=payload)
