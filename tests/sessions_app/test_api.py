@@ -286,3 +286,18 @@ def test_chat_without_a_provider_is_a_clear_503(api):
     assert response.json()["code"] == "ai_unavailable"
     bad = api.post("/v1/chat/conversation", {"message": "Hi", "mode": "x"}, format="json")
     assert bad.status_code == 400
+
+
+def test_the_queryset_layer_alone_hides_other_users_sessions(bob, client_for, started):
+    """RLS off for the sessions tables (rolled back with the test): for_user() still 404s."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("set constraints all immediate")  # flush the deferred FK checks first
+        for table in ("consultation_sessions", "session_transcripts", "session_feedback"):
+            cursor.execute(f'alter table "{table}" disable row level security')
+    sid = started["sessionId"]
+    stranger = client_for(bob)
+    assert stranger.get(f"/v1/session/{sid}/status").json() == NOT_FOUND
+    assert stranger.post(f"/v1/session/{sid}/end", {}, format="json").status_code == 404
+    assert ConsultationSession.objects.get(pk=sid).status == "active"

@@ -170,3 +170,23 @@ def test_rls_alone_hides_sessions_from_other_users(alice, bob, fast_analysis):
         assert list(ConsultationSession.objects.values_list("pk", flat=True)) == [session.pk]
         assert SessionTranscript.objects.count() == 2
     assert ConsultationSession.objects.for_user(bob).count() == 0
+
+
+def test_patient_context_reaches_the_model_but_is_never_stored_in_plaintext(
+    alice, ai_providers, fast_analysis
+):
+    from tests.sessions_app.test_e2e import stub_answer
+
+    ai_providers.reply(api="openai", tool="extractor", args=stub_answer)
+    session = services.session_start(
+        user=alice, language="en", context={"history": "Known hypertension since 2019"}
+    )
+    services.session_add_transcript(session=session, text=CHEST_PAIN_EN[1])
+    assert services.session_analysis_run(session_id=session.id) == 1
+    prompts = [c.text for c in ai_providers.calls(api="openai")]
+    assert any("Known hypertension since 2019" in p for p in prompts)
+    session.refresh_from_db()
+    assert session.analysis_provider == "openai"
+    diagnosis = services.load_json(session.analysis)["diagnosis"]
+    assert [d.get("code") for d in diagnosis] == ["I30.9", None]  # invented code dropped
+    assert database_contains("hypertension") == []
