@@ -195,6 +195,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two request fields are named `type`: documents' and POST /v1/med/session's.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentTypeEnum": "mediqom.records.models.DOCUMENT_TYPES",
+        "MedSessionTypeEnum": ["transcript", "diagnosis"],
+    },
 }
 
 # Recovery endpoints: at most this many failed attempts per email and per client IP per window.

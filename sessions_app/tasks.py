@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 from django_tasks import task
 
 from mediqom.logging import get_logger
@@ -37,7 +37,7 @@ def _run_in_thread(session_id: UUID) -> None:
     except Exception as exc:  # noqa: BLE001 - a thread must log, not die silently
         log.error("session analysis thread failed (%s)", type(exc).__name__)
     finally:
-        close_old_connections()
+        connections.close_all()  # this thread's connections only
 
 
 def _start(session_id: UUID) -> None:

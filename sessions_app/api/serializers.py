@@ -66,3 +66,26 @@ class ChatInput(serializers.Serializer):  # type: ignore[type-arg]
     provider = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     assembledContext = serializers.JSONField(required=False, allow_null=True)
     availableTools = serializers.JSONField(required=False, allow_null=True)
+
+
+# Multipart bodies, parsed by the views themselves; these describe them in the API schema.
+class SessionTranscribeForm(serializers.Serializer):  # type: ignore[type-arg]
+    audio = serializers.FileField()
+    chunkId = serializers.CharField()
+    sequenceNumber = serializers.IntegerField(required=False)
+    timestamp = serializers.IntegerField(required=False)
+    metadata = serializers.CharField(required=False, help_text="JSON AudioChunkMetadata")
+    instructions = serializers.CharField(required=False, help_text='JSON {"lang", "translate"}')
+
+
+class SessionAudioForm(serializers.Serializer):  # type: ignore[type-arg]
+    audio = serializers.FileField()
+    chunkId = serializers.CharField(required=False)
+    timestamp = serializers.IntegerField(required=False)
+
+
+class TranscribeForm(serializers.Serializer):  # type: ignore[type-arg]
+    file = serializers.FileField()
+    instructions = serializers.CharField(
+        required=False, help_text='JSON {"lang", "translate", "prompt"}'
+    )

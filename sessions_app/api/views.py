@@ -26,8 +26,11 @@ from sessions_app.api.serializers import (
     FeedbackInput,
     FinalizeInput,
     MedSessionInput,
+    SessionAudioForm,
     SessionEndInput,
     SessionStartInput,
+    SessionTranscribeForm,
+    TranscribeForm,
 )
 from sessions_app.languages import language_code
 from sessions_app.report import render_report_pdf
@@ -73,7 +76,7 @@ class MultipartApi(BaseApi):
     parser_classes = [MultiPartParser, FormParser]
 
 
-@extend_schema(responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(request=SessionStartInput, responses={200: dict, **ERROR_RESPONSES})
 class SessionStartApi(BaseApi):
     def post(self, request: AuthedRequest) -> Response:
         data = parse(SessionStartInput, request.data)
@@ -106,7 +109,7 @@ class SessionStartApi(BaseApi):
         )
 
 
-@extend_schema(responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(request=SessionTranscribeForm, responses={200: dict, **ERROR_RESPONSES})
 class SessionTranscribeApi(MultipartApi):
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
         session = selectors.session_get(user=request.user, session_id=session_id)
@@ -169,7 +172,7 @@ class SessionTranscribeApi(MultipartApi):
         )
 
 
-@extend_schema(responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(request=SessionAudioForm, responses={200: dict, **ERROR_RESPONSES})
 class SessionAudioApi(MultipartApi):
     """Deprecated in the reference; kept: transcribe one chunk and push it to the stream."""
 
@@ -249,7 +252,7 @@ class SessionFeedbackApi(BaseApi):
         return Response({"success": True, "id": str(feedback.id)})
 
 
-@extend_schema(responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(request=TranscribeForm, responses={200: dict, **ERROR_RESPONSES})
 class TranscribeApi(MultipartApi):
     def post(self, request: AuthedRequest) -> Response:
         instructions = parse_instructions(request.data.get("instructions"))
