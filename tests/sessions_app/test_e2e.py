@@ -141,7 +141,8 @@ def test_a_chest_pain_consultation_with_openai(start_server, ai_stub, alice, tmp
     sid = started["sessionId"]
     assert started["features"]["chatGPTIntegration"] is True
     follower = StreamFollower(f"{server.url}{started['sseUrl']}", token)
-    follower.wait_for(lambda e: e["type"] == "session_status")
+    # the unstored "connected" status, then the stored "started" one: replay done, now live
+    follower.wait_for(lambda e: e["type"] == "session_status" and e["data"]["status"] == "started")
 
     audio = [speak(text, tmp_path / f"chunk{i}.wav") for i, text in enumerate(SPOKEN_EN)]
     for i, wav in enumerate(audio):
