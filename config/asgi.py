@@ -13,11 +13,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from mediqom.auth.middleware import SupabaseAuthMiddleware  # noqa: E402
+from mediqom.streams.asgi import StreamRouter  # noqa: E402
 from mediqom.streams.origin import origin_validator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": StreamRouter(django_asgi_app),
         "websocket": origin_validator(SupabaseAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -363,7 +363,8 @@ MEDIQOM_STREAM_SHUTDOWN_RETRY_MS = env_int("MEDIQOM_STREAM_SHUTDOWN_RETRY_MS", 5
 # hint and resumes from the log.
 MEDIQOM_STREAM_CLIENT_QUEUE = env_int("MEDIQOM_STREAM_CLIENT_QUEUE", 256, minimum=1)
 # Each process compares the streams it follows with the log this often, so an event the channel
-# layer dropped (it is at-most-once) is delivered even when no later event reveals the gap.
+# layer dropped (it is at-most-once) is delivered even when no later event reveals the gap
+# (after about twice this: a head must stay ahead for a whole interval).
 MEDIQOM_STREAM_POLL_SECONDS = env_int("MEDIQOM_STREAM_POLL_SECONDS", 5, minimum=1)
 # Threads (each keeping one database connection) reading the log for streams, per process.
 MEDIQOM_STREAM_DB_THREADS = env_int("MEDIQOM_STREAM_DB_THREADS", 4, minimum=1)

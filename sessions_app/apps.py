@@ -27,6 +27,22 @@ def _local_diagnosis(*, schema: Any, system: Any, content: Any, language: str) -
     return local_analysis.analyze_diagnosis(segments, language=language_code(language))
 
 
+def open_session_stream(user: Any, session_id: str) -> Any:
+    """`GET /v1/session/{id}/stream` served on ASGI in front of Django (mediqom.streams.asgi):
+    the caller's session (else the 404 envelope), then its stream with `session_status`
+    sent first, unstored."""
+    from uuid import UUID
+
+    from mediqom.streams.asgi import StreamSpec
+    from sessions_app import events, selectors
+
+    session = selectors.session_get(user=user, session_id=UUID(session_id))
+    return StreamSpec(
+        key=events.stream_key(session.id),
+        initial=lambda: [selectors.session_connected_event(user=user, session_id=session.id)],
+    )
+
+
 class SessionsAppConfig(AppConfig):
     name = "sessions_app"
     default_auto_field = "django.db.models.BigAutoField"
@@ -38,3 +54,10 @@ class SessionsAppConfig(AppConfig):
 
         register_local("session_transcript_analysis", _local_transcript)
         register_local("session_diagnosis", _local_diagnosis)
+        from mediqom.streams.asgi import StreamRoute, stream_routes
+
+        stream_routes.append(
+            StreamRoute(
+                r"^/v1/session/(?P<session_id>[0-9a-fA-F-]{36})/stream/?$", open_session_stream
+            )
+        )

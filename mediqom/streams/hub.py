@@ -16,7 +16,9 @@ import contextlib
 import hashlib
 import signal
 import threading
+import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -35,6 +37,8 @@ log = get_logger("sse")
 EVENT = "stream.event"
 END = "stream.end"
 POKE = "stream.poke"  # from the hub's own poll: the log holds events up to `seq`
+KEEPALIVE = "stream.keepalive"  # the listener was idle for MEDIQOM_STREAM_KEEPALIVE_SECONDS
+SHUTDOWN = "stream.shutdown"  # the server is stopping
 PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
@@ -129,7 +133,7 @@ class Item:
     """One live message for a listener: a stored event (its compact JSON made once per process,
     not once per client), the end of the stream, or a poke from the log poll."""
 
-    kind: str  # EVENT, END or POKE
+    kind: str  # EVENT, END, POKE, KEEPALIVE or SHUTDOWN
     seq: int
     event: dict[str, Any] | None = None
     data: bytes = b""
@@ -143,14 +147,18 @@ def sse_frame(seq: int | None, data: bytes) -> bytes:
 
 @dataclass(eq=False)
 class Listener:
+    """One follower's bounded queue. Keepalives and shutdown arrive as items too, so a
+    follower only ever awaits `queue.get()` (no timers or helper tasks per event)."""
+
     key: str
     queue: asyncio.Queue[Item]
     lagging: bool = False
-    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+    touched: float = 0.0
 
     def offer(self, item: Item) -> None:
         if self.lagging:
             return
+        self.touched = time.monotonic()
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -162,6 +170,7 @@ class Listener:
 class _Topic:
     key: str
     seen: int = -1
+    suspect: tuple[int, bool] | None = None  # the log's head at the last poll, not yet seen
     listeners: set[Listener] = field(default_factory=set)
     ready: asyncio.Future[None] | None = None
     task: asyncio.Task[None] | None = None
@@ -175,13 +184,23 @@ class StreamHub:
         self.topics: dict[str, _Topic] = {}
         self.listeners: set[Listener] = set()
         self.shutting_down = False
+        self.ticker: asyncio.Task[None] | None = None
+        # log reads in flight, shared by listeners asking the same thing at the same time
+        # (a stream's followers after a poke, a reconnect storm)
+        self.reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     async def listen(self, key: str) -> Listener:
         """Subscribe to a stream; returns once the layer subscription is in place, so that a
         log read after this call cannot miss an event published later."""
-        listener = Listener(key, asyncio.Queue(maxsize=settings.MEDIQOM_STREAM_CLIENT_QUEUE))
+        listener = Listener(
+            key,
+            asyncio.Queue(maxsize=settings.MEDIQOM_STREAM_CLIENT_QUEUE),
+            touched=time.monotonic(),
+        )
         if self.shutting_down:
-            listener.shutdown.set()
+            listener.offer(_SHUTDOWN)
+        if self.ticker is None or self.ticker.done():
+            self.ticker = self.loop.create_task(self._keepalives())
         topic = self.topics.get(key)
         if topic is None:
             topic = _Topic(key, ready=self.loop.create_future())
@@ -256,11 +275,34 @@ class StreamHub:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(layer.group_discard(group, channel))
 
+    async def shared_read(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+        """`db.run(read)`, or the result of the identical read already in flight."""
+        future = self.reads.get(key)
+        if future is None:
+            future = asyncio.ensure_future(db.run(read))
+            self.reads[key] = future
+            future.add_done_callback(lambda _: self.reads.pop(key, None))
+        return await asyncio.shield(future)
+
+    async def _keepalives(self) -> None:
+        """Offer a keepalive to every listener idle for MEDIQOM_STREAM_KEEPALIVE_SECONDS."""
+        while self.listeners or self.topics:
+            interval = settings.MEDIQOM_STREAM_KEEPALIVE_SECONDS
+            await asyncio.sleep(min(1.0, interval / 2))
+            idle_since = time.monotonic() - interval
+            for listener in list(self.listeners):
+                if listener.touched <= idle_since:
+                    listener.offer(_KEEPALIVE)
+
     def begin_shutdown(self) -> None:
         """Ask every listener of this loop to end its response with a retry hint."""
         self.shutting_down = True
         for listener in list(self.listeners):
-            listener.shutdown.set()
+            listener.offer(_SHUTDOWN)
+
+
+_KEEPALIVE = Item(KEEPALIVE, -1)
+_SHUTDOWN = Item(SHUTDOWN, -1)
 
 
 def _item(message: dict[str, Any]) -> Item | None:
@@ -293,9 +335,16 @@ async def _head_item(topic: _Topic) -> Item | None:
     if head is None:
         return None
     seq, ended = head
-    if ended:
-        return Item(END, seq)
-    return Item(POKE, seq) if seq > topic.seen else None
+    if seq <= topic.seen and not ended:
+        topic.suspect = None
+        return None
+    # Only a head that stays ahead for a whole poll interval means a dropped message (a head
+    # just ahead is usually a message still in flight, and a poke costs every listener a read).
+    if topic.suspect != head:
+        topic.suspect = head
+        return None
+    topic.suspect = None
+    return Item(END, seq) if ended else Item(POKE, seq)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StreamHub] = weakref.WeakKeyDictionary()

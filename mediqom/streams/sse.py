@@ -9,7 +9,7 @@ Order of work: first bytes at once, `initial`, subscribe, replay after `Last-Eve
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
@@ -142,7 +142,11 @@ class EventStream:
     async def _read(
         self, after: int, limit: int = PAGE
     ) -> tuple[StreamState | None, list[StoredEvent]]:
-        return await db.run(stream_read, user=self.user, key=self.key, after=after, limit=limit)
+        result: tuple[StreamState | None, list[StoredEvent]] = await hub.get_hub().shared_read(
+            (self.user.id, self.key, after, limit),
+            functools.partial(stream_read, user=self.user, key=self.key, after=after, limit=limit),
+        )
+        return result
 
     def _stored(self, seq: int, payload: str) -> Event:
         self.last = seq
@@ -176,13 +180,14 @@ class EventStream:
         body = {"type": "reset", "data": data, "timestamp": int(time.time() * 1000)}
         return seq, orjson.dumps(body)
 
-    async def frames(self) -> AsyncIterator[bytes]:
+    async def frames(self, *, release_request_connection: bool = True) -> AsyncIterator[bytes]:
         """The SSE body."""
         yield b"retry: %d\n: connected\n\n" % settings.MEDIQOM_STREAM_RETRY_MS
-        # A sync view ran in this request's own thread and left its database connection open;
-        # Django would close it only when the response ends, i.e. hold one connection per
-        # open stream. Every later read uses short-lived worker-thread connections.
-        await sync_to_async(_close_request_connection, thread_sensitive=True)()
+        if release_request_connection:
+            # A sync view ran in this request's own thread and left its database connection
+            # open; Django would close it only when the response ends, i.e. hold one
+            # connection per open stream. Later reads run on the stream threads.
+            await sync_to_async(_close_request_connection, thread_sensitive=True)()
         if self.initial is not None:
             events = await db.run(self.initial)
             for event in events:
@@ -203,40 +208,31 @@ class EventStream:
                 yield event
             if self.done or self.ended:
                 return
-            async for out in self.tail(listener):
-                yield out
-        finally:
-            central.release(listener)
-
-    async def tail(self, listener: hub.Listener) -> AsyncIterator[Event | str]:
-        """Live events after the replay, until close_when, the stream's end or shutdown."""
-        keepalive = settings.MEDIQOM_STREAM_KEEPALIVE_SECONDS
-        stop = asyncio.ensure_future(listener.shutdown.wait())
-        get: asyncio.Future[hub.Item] | None = None
-        try:
+            queue = listener.queue
             while True:
-                get = asyncio.ensure_future(listener.queue.get())
-                finished, _ = await asyncio.wait(
-                    {get, stop}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED
-                )
-                if stop in finished:
-                    yield SHUTDOWN  # reconnect soon, to another process
-                    return
-                if get not in finished:
-                    yield KEEPALIVE
-                    continue
-                item = get.result()
+                item = await queue.get()
+                kind = item.kind
                 if listener.lagging:
                     yield LAGGING
                     return
-                async for event in self.deliver(item):
-                    yield event
-                if self.done:
+                if kind == hub.EVENT and item.seq == self.last + 1:
+                    # the common case, kept short: the next event, in order
+                    self.last = item.seq
+                    yield item.seq, item.data
+                    if self.close_when is not None and self.close_when(item.event or {}):
+                        return
+                elif kind == hub.KEEPALIVE:
+                    yield KEEPALIVE
+                elif kind == hub.SHUTDOWN:
+                    yield SHUTDOWN  # reconnect soon, to another process
                     return
+                else:
+                    async for event in self.deliver(item):
+                        yield event
+                    if self.done:
+                        return
         finally:
-            stop.cancel()
-            if get is not None:
-                get.cancel()
+            central.release(listener)
 
     async def deliver(self, item: hub.Item) -> AsyncIterator[Event]:
         """Events for one live item: nothing for a duplicate, the log's events first when the

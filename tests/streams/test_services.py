@@ -247,3 +247,14 @@ def test_stream_emit_appends_demo_events(alice):
     assert out.getvalue().split() == ["demo:1", "1", "demo:1", "2"]
     payloads = StreamEvent.objects.filter(stream_id="demo:1").values_list("payload", flat=True)
     assert all('"type":"demo","data":{"n":1}' in p for p in payloads)
+
+
+def test_stream_emit_refuses_bad_input_and_can_end_the_stream(alice):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="KEY"):
+        call_command("stream_emit", "nokind", "--owner", str(alice.id), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="UUID"):
+        call_command("stream_emit", "demo:2", "--owner", "x", stdout=io.StringIO())
+    call_command("stream_emit", "demo:2", "--owner", str(alice.id), "--end", stdout=io.StringIO())
+    assert Stream.objects.get(key="demo:2").ended_at is not None

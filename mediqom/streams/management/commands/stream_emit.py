@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mediqom.errors import InvalidInput
 from mediqom.records.management.commands.dev_token import dev_user_id
 from mediqom.streams.services import stream_append, stream_end, validate_key
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             key = validate_key(options["key"])
-        except Exception as exc:
+        except InvalidInput as exc:
             raise CommandError("KEY must look like kind:id, e.g. demo:1") from exc
         try:
             owner = (
