@@ -33,10 +33,15 @@ def open_session_stream(user: Any, session_id: str) -> Any:
     sent first, unstored."""
     from uuid import UUID
 
+    from mediqom.errors import NotFound
     from mediqom.streams.asgi import StreamSpec
     from sessions_app import events, selectors
 
-    session = selectors.session_get(user=user, session_id=UUID(session_id))
+    try:
+        sid = UUID(session_id)
+    except ValueError:
+        raise NotFound("Session not found", code="session_not_found") from None
+    session = selectors.session_get(user=user, session_id=sid)
     return StreamSpec(
         key=events.stream_key(session.id),
         initial=lambda: [selectors.session_connected_event(user=user, session_id=session.id)],

@@ -97,3 +97,25 @@ async def test_the_websocket_carries_the_session_events_and_refuses_strangers(al
     await stranger.receive_json_from(timeout=5)
     await stranger.send_json_to({"type": "subscribe", "stream": key, "since": 0})
     assert await stranger.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
+
+
+def test_the_stream_route_on_asgi_answers_401_and_404_with_the_envelope(start_server, alice, bob):
+    server = start_server()
+    http = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {token_for(alice)}"}, timeout=30
+    )
+    sid = http.post("/v1/session/start", json={}).json()["sessionId"]
+    url = f"{server.url}/v1/session/{sid}/stream"
+    anonymous = httpx.get(url, timeout=10)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    missing = "00000000-0000-0000-0000-000000000000"
+    for user, path in ((bob, url), (alice, url.replace(sid, missing))):
+        response = httpx.get(
+            path, headers={"Authorization": f"Bearer {token_for(user)}"}, timeout=10
+        )
+        assert response.status_code == 404
+        assert response.json() == {
+            "message": "Session not found", "code": "session_not_found", "fields": {},
+        }  # fmt: skip
+    http.close()
