@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "mediqom.records",
     "mediqom.audit",
     "mediqom.streams",
+    "mediqom.billing",
     "sessions_app",
     "imports_app",
     "crypto_app",
@@ -213,6 +214,27 @@ MEDIQOM_TRUSTED_PROXY_COUNT = env_int("MEDIQOM_TRUSTED_PROXY_COUNT", 0, minimum=
 
 MEDIQOM_MAX_BODY_BYTES = env_int("MEDIQOM_MAX_BODY_BYTES", 80 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MEDIQOM_MAX_BODY_BYTES
+
+# ---------------------------------------------------------------- BILLING (Stripe) / BETA
+# Without STRIPE_SECRET_KEY the Stripe routes answer 503 `stripe_not_configured` (the rest of
+# the server works); without STRIPE_WEBHOOK_SECRET the webhook does.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30, minimum=1)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
+# Price ids of the catalogue's products; each falls back to the catalogue row's stripe_price_*.
+STRIPE_PRICES: dict[str, str | None] = {
+    "caretaker.monthly": env_str("STRIPE_PRICE_CARETAKER_MONTHLY"),
+    "caretaker.yearly": env_str("STRIPE_PRICE_CARETAKER_YEARLY"),
+    "family.monthly": env_str("STRIPE_PRICE_FAMILY_MONTHLY"),
+    "family.yearly": env_str("STRIPE_PRICE_FAMILY_YEARLY"),
+    "pack_50": env_str("STRIPE_PRICE_PACK_50"),
+}
+# Public beta routes: calls allowed per client IP per window (POST and GET share the budget).
+MEDIQOM_BETA_RATE_LIMIT = env_int("MEDIQOM_BETA_RATE_LIMIT", 10, minimum=1)
+MEDIQOM_BETA_RATE_WINDOW_SECONDS = env_int("MEDIQOM_BETA_RATE_WINDOW_SECONDS", 3600, minimum=1)
 
 # ---------------------------------------------------------------- I18N / STATIC
 LANGUAGE_CODE = "en-us"

@@ -199,6 +199,7 @@ def _attempt_begin(*, caller: ratelimit.RecoveryCaller, attempt_type: str, endpo
 
 
 def _attempt_finish(attempt_id: UUID, *, user_id: UUID | None, success: bool, outcome: str) -> None:
+    # unscoped: recovery is anonymous; the row is the one this request inserted, by its id
     attempt = RecoveryAttempt.objects.select_for_update().get(pk=attempt_id)
     attempt.user_id = user_id
     attempt.success = success
@@ -208,6 +209,7 @@ def _attempt_finish(attempt_id: UUID, *, user_id: UUID | None, success: bool, ou
 
 def _recovery_target(email: str, *, lock: bool) -> PrivateKey | None:
     """The key row of the account with this email (account owners only; ambiguous → None)."""
+    # unscoped: recovery by email (anonymous caller, proven only by the recovery key)
     rows = PrivateKey.objects.select_related("profile").filter(
         profile__email__iexact=ratelimit.normalize_email(email), profile__auth_id__isnull=False
     )

@@ -24,6 +24,7 @@ class ApiError(Exception):
         fields: dict[str, Any] | None = None,
         legacy_error: bool = False,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.message = message or self.default_message
         if code is not None:
@@ -34,6 +35,8 @@ class ApiError(Exception):
         # Endpoints whose reference answered `{success: false, error: "..."}` keep those keys.
         self.legacy_error = legacy_error
         self.headers = headers or {}
+        # More top-level keys some reference answers carry (e.g. beta's `details`, `status`).
+        self.extra = extra or {}
         super().__init__(self.message)
 
 

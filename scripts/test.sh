@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bootstrap.sh
 source scripts/system-deps.sh
+source scripts/node-deps.sh
 source scripts/services.sh
 
 echo "==> ruff"

@@ -14,9 +14,8 @@
 // Every helper below mirrors the client's src/lib/encryption/*.ts (aes, rsa, passphrase with
 // 100,000 PBKDF2 iterations, passkey-prf, recovery) including btoa/atob for base64.
 //
-// bcrypt is not WebCrypto: tests/fixtures/webcrypto/bcryptjs.json was made once with bcryptjs
-// 2.4.3 (the client's version) installed in a throwaway directory outside the repository; the
-// exact command is recorded in that file's "generator" field.
+// bcrypt is not WebCrypto: the tests run bcryptjs 2.4.3 (the client's version) live through
+// scripts/node/bcrypt_interop.cjs (installed by scripts/node-deps.sh).
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";

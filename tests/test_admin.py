@@ -8,6 +8,7 @@ from django.test import Client
 
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import Document, Key, Profile
+from tests.conftest import ok
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +58,8 @@ def test_it_shows_document_metadata_with_truncated_ciphertext(staff_client, docu
 
 
 def test_it_lists_profiles_and_documents(staff_client, document, alice):
-    assert str(alice.id) in staff_client.get("/admin/records/profile/").content.decode()
-    assert str(document.pk) in staff_client.get("/admin/records/document/").content.decode()
+    assert str(alice.id) in ok(staff_client.get("/admin/records/profile/")).content.decode()
+    assert str(document.pk) in ok(staff_client.get("/admin/records/document/")).content.decode()
 
 
 def test_the_audit_log_is_read_only_and_filterable(staff_client, alice):
@@ -86,6 +87,6 @@ def test_profile_admin_never_shows_private_keys(staff_client, alice):
         key_pass="plain-passphrase",
     )
     Profile.objects.filter(pk=alice.id).update(full_name="Alice")
-    page = staff_client.get(f"/admin/records/profile/{alice.id}/change/").content.decode()
+    page = ok(staff_client.get(f"/admin/records/profile/{alice.id}/change/")).content.decode()
     assert "SECRET-PRIVATE-KEY-CIPHERTEXT" not in page
     assert "plain-passphrase" not in page

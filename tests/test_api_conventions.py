@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mediqom.records.models import PrivateKey
+from tests.conftest import ok
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_ok]
 
@@ -126,9 +127,9 @@ def test_bob_sees_only_his_own_user_and_links(alice, bob, client_for):
 
     child = Profile.objects.create(full_name="Alice's child", owner_id=alice.id)
     ProfileLink.objects.create(parent_id=alice.id, profile=child, status="approved")
-    assert client_for(bob).get("/v1/med/user").json()["id"] == str(bob.id)
-    assert client_for(bob).get("/v1/med/profiles").json() == []
-    assert len(client_for(alice).get("/v1/med/profiles").json()) == 1
+    assert ok(client_for(bob).get("/v1/med/user")).json()["id"] == str(bob.id)
+    assert ok(client_for(bob).get("/v1/med/profiles")).json() == []
+    assert len(ok(client_for(alice).get("/v1/med/profiles")).json()) == 1
 
 
 def test_the_client_ip_comes_from_the_trusted_proxy_only(settings):

@@ -17,6 +17,7 @@ from mediqom.logging import (
     redact_text,
     request_id_var,
 )
+from tests.conftest import ok
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwicm9sZSI6ImF1dGhlbnRpY2F0ZWQifQ"
@@ -105,10 +106,16 @@ def test_a_request_logs_no_token_and_carries_its_request_id(client_for, alice, c
     from tests.conftest import token_for
 
     token = token_for(alice)
-    client_for(None).get(
-        "/v1/med/user", HTTP_AUTHORIZATION=f"Bearer {token}x", HTTP_X_REQUEST_ID="trace-rejected-1"
+    ok(
+        client_for(None).get(
+            "/v1/med/user",
+            HTTP_AUTHORIZATION=f"Bearer {token}x",
+            HTTP_X_REQUEST_ID="trace-rejected-1",
+        ),
+        401,
     )
     response = client_for(alice).get("/v1/med/user", HTTP_X_REQUEST_ID="trace-123456")
+    assert response.status_code == 200, response.content
     assert response["X-Request-ID"] == "trace-123456"
     output = configured_output.getvalue()
     assert "rejected token" in output  # the rejection was logged...

@@ -14,6 +14,8 @@ import yaml
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.conftest import ok
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,7 +44,7 @@ PRODUCTION = {
 
 
 def test_the_landing_page_links_docs_admin_and_health():
-    page = Client().get("/").content.decode()
+    page = ok(Client().get("/")).content.decode()
     assert "Mediqom Server" in page
     for link in ('href="/v1/docs"', 'href="/admin/"', 'href="/healthz"'):
         assert link in page
@@ -64,6 +66,7 @@ def test_health_is_ok_with_the_redis_channel_layer(settings):
         }
     }
     response = Client().get("/healthz")
+    assert response.status_code == 200, response.content
     assert response.json()["channel_layer"] == "ok"
 
 

@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from crypto_app.primitives import CryptoFormatError, normalize_recovery_key
+from mediqom.records.api.serializers import StrictCharField
 
 # base64(SHA-256(...)): 32 bytes → 43 characters and one "=".
 recovery_hash_format = RegexValidator(
@@ -28,7 +29,7 @@ PASSKEY_SALT_MAX = 128  # base64 of 32 bytes is 44
 
 
 def ciphertext(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(trim_whitespace=False, allow_blank=False, **kwargs)
+    return StrictCharField(trim_whitespace=False, allow_blank=False, **kwargs)
 
 
 # Optional strings: may be omitted, null or "" (the view treats "" as absent).
@@ -36,7 +37,7 @@ OPTIONAL: dict[str, Any] = {"required": False, "allow_null": True, "allow_blank"
 
 
 def recovery_key_field() -> serializers.CharField:
-    return serializers.CharField(max_length=RECOVERY_KEY_MAX, trim_whitespace=False)
+    return StrictCharField(max_length=RECOVERY_KEY_MAX, trim_whitespace=False)
 
 
 def check_recovery_key(value: str) -> str:
@@ -52,12 +53,12 @@ class KeyCredentialsFields(serializers.Serializer):  # type: ignore[type-arg]
     """The key material both /settings/encryption and /recover/update send."""
 
     privateKey = ciphertext(source="private_key")
-    key_hash = serializers.CharField(max_length=KEY_HASH_MAX)
+    key_hash = StrictCharField(max_length=KEY_HASH_MAX)
     key_derivation_method = serializers.ChoiceField(choices=("passphrase", "passkey_prf"))
-    passkey_credential_id = serializers.CharField(
+    passkey_credential_id = StrictCharField(
         max_length=PASSKEY_ID_MAX, validators=[base64_format], **OPTIONAL
     )
-    passkey_prf_salt = serializers.CharField(
+    passkey_prf_salt = StrictCharField(
         max_length=PASSKEY_SALT_MAX, validators=[base64_format], **OPTIONAL
     )
 
@@ -65,8 +66,8 @@ class KeyCredentialsFields(serializers.Serializer):  # type: ignore[type-arg]
 class EncryptionCredentialsInput(KeyCredentialsFields):
     """Settings may also (re)configure recovery: the ciphertext and its hash, together."""
 
-    recovery_encrypted_key = serializers.CharField(trim_whitespace=False, **OPTIONAL)
-    recovery_key_hash = serializers.CharField(
+    recovery_encrypted_key = StrictCharField(trim_whitespace=False, **OPTIONAL)
+    recovery_key_hash = StrictCharField(
         max_length=64, validators=[recovery_hash_format], **OPTIONAL
     )
 
@@ -76,7 +77,7 @@ class EncryptionSettingsInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class RecoverVerifyInput(serializers.Serializer):  # type: ignore[type-arg]
-    email = serializers.CharField(max_length=EMAIL_MAX)
+    email = StrictCharField(max_length=EMAIL_MAX)
     recoveryKey = recovery_key_field()
 
     def validate_recoveryKey(self, value: str) -> str:
@@ -88,7 +89,7 @@ class RecoverCredentialsInput(KeyCredentialsFields):
 
 
 class RecoverUpdateInput(serializers.Serializer):  # type: ignore[type-arg]
-    email = serializers.CharField(max_length=EMAIL_MAX)
+    email = StrictCharField(max_length=EMAIL_MAX)
     recoveryKey = recovery_key_field()
     newCredentials = RecoverCredentialsInput()
 
@@ -97,15 +98,13 @@ class RecoverUpdateInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class RecoverUpdateRecoveryInput(serializers.Serializer):  # type: ignore[type-arg]
-    email = serializers.CharField(max_length=EMAIL_MAX)
+    email = StrictCharField(max_length=EMAIL_MAX)
     recoveryKey = recovery_key_field()
     newRecoveryEncryptedKey = ciphertext()
-    newRecoveryKeyHash = serializers.CharField(
+    newRecoveryKeyHash = StrictCharField(
         max_length=64, validators=[recovery_hash_format], **OPTIONAL
     )
-    newRecoveryKey = serializers.CharField(
-        max_length=RECOVERY_KEY_MAX, trim_whitespace=False, **OPTIONAL
-    )
+    newRecoveryKey = StrictCharField(max_length=RECOVERY_KEY_MAX, trim_whitespace=False, **OPTIONAL)
 
     def validate_recoveryKey(self, value: str) -> str:
         return check_recovery_key(value)

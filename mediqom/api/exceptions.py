@@ -61,6 +61,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     set_rollback()
     if isinstance(exc, ApiError):
         extra = {"error": exc.message, "success": False} if exc.legacy_error else {}
+        extra.update(exc.extra)
         return Response(
             envelope(exc.message, exc.code, exc.fields, **extra),
             status=exc.status,

@@ -58,6 +58,7 @@ log = get_logger("api")
 
 def profile_ensure(*, user: SupabaseUser) -> None:
     """Create the profile row of a new auth user (id = auth_id = owner_id = sub)."""
+    # unscoped: the first-login profile, checked with the server's rights before any RLS context
     if Profile.objects.filter(pk=user.id).exists():
         return
     try:
@@ -107,7 +108,7 @@ def account_onboard(
             "updated_at",
         ]
     )
-    PrivateKey.objects.update_or_create(
+    PrivateKey.objects.for_user(user).update_or_create(
         profile=profile,
         defaults={
             "private_key": private_key,
@@ -236,6 +237,7 @@ def document_delete(*, user: SupabaseUser, audit: AuditContext, document: Docume
     """
     profile_id = document.profile_id
     Document.objects.for_user(user).filter(pk=document.pk).delete()
+    # unscoped: every grant of the deleted document, also those the caller cannot see
     Key.objects.filter(document_id=document.pk).delete()
     audit_record(
         audit, record_type="document", action="delete", record_id=document.pk, profile_id=profile_id

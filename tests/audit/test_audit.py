@@ -6,6 +6,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from mediqom.audit.models import AppendOnlyError, AuditEvent
+from tests.conftest import ok
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,14 @@ def test_reading_the_user_with_a_private_key_is_audited(alice, client_for):
 def test_audit_rows_hold_no_ciphertext(alice, client_for):
     from tests.records.test_api_user import ENC_PRIVATE, onboarding_body
 
-    client_for(alice).post("/v1/account/onboarding", onboarding_body(), format="json")
+    ok(client_for(alice).post("/v1/account/onboarding", onboarding_body(), format="json"))
     values = " ".join(str(v) for row in AuditEvent.objects.values() for v in row.values())
     assert ENC_PRIVATE[:40] not in values
     assert "bWV0YQ==" not in values
+
+
+def test_the_database_refuses_truncate_even_for_the_owner(event):
+    with pytest.raises(DatabaseError) as raised, transaction.atomic(), connection.cursor() as c:
+        c.execute("truncate audit_log")
+    assert "append-only" in str(raised.value)
+    assert AuditEvent.objects.filter(pk=event.pk).exists()

@@ -94,6 +94,11 @@ class JwksServer:
         self.status = 200
         self.delay = 0.0
         self.requests = 0
+        # When `hold` is set up, a request waits until it is released (or `hold_limit` passes);
+        # `received` tells that a request has arrived.
+        self.hold: threading.Event | None = None
+        self.hold_limit = 30.0
+        self.received = threading.Event()
         self._lock = threading.Lock()
         server = self
 
@@ -102,6 +107,10 @@ class JwksServer:
                 with server._lock:
                     server.requests += 1
                     body, status, delay = server.body, server.status, server.delay
+                    hold = server.hold
+                server.received.set()
+                if hold is not None:
+                    hold.wait(timeout=server.hold_limit)
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)
@@ -137,6 +146,8 @@ class JwksServer:
         with self._lock:
             self.requests = 0
             self.delay = 0.0
+            self.hold = None
+            self.received.clear()
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,33 @@ def es256(keys: Keys, kid: str = EC_KID, key: Any = None, **claims: Any) -> str:
     return sign(supabase_claims(**claims), key or keys.ec, "ES256", kid=kid)
 
 
+class FakeClock:
+    """The JWKS cache's clock (`time.monotonic`), moved only by the test: the refresh
+    intervals hold however slow a loaded machine runs. Token expiry keeps the real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    @staticmethod
+    def time() -> float:
+        return time.time()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    import mediqom.auth.tokens
+
+    fake = FakeClock()
+    monkeypatch.setattr(mediqom.auth.tokens, "time", fake)
+    return fake
+
+
 def accepted(token: str) -> bool:
     try:
         verify_token(token)
@@ -99,7 +126,7 @@ def test_a_zero_interval_refetches_on_each_unknown_kid(
 
 
 def test_rotation_is_picked_up_once_the_interval_has_passed(
-    jwks: JwksServer, keys: Keys, settings: Any
+    jwks: JwksServer, keys: Keys, settings: Any, clock: FakeClock
 ) -> None:
     settings.MEDIQOM_JWKS_MIN_REFRESH_SECONDS = 1
     rotated = es256(keys, kid=ROTATED_KID, key=keys.rotated_ec)
@@ -107,13 +134,16 @@ def test_rotation_is_picked_up_once_the_interval_has_passed(
     jwks.serve({"keys": [keys.jwk(keys.rotated_ec, ROTATED_KID)]})
     assert not accepted(rotated)
     assert jwks.requests == 1
-    time.sleep(1.05)
+    clock.advance(0.99)
+    assert not accepted(rotated)  # just inside the interval: still no refetch
+    assert jwks.requests == 1
+    clock.advance(0.02)
     assert accepted(rotated)
     assert jwks.requests == 2
 
 
 def test_a_key_removed_from_the_jwks_stops_working_after_the_max_age(
-    jwks: JwksServer, keys: Keys, settings: Any
+    jwks: JwksServer, keys: Keys, settings: Any, clock: FakeClock
 ) -> None:
     """A revoked signing key must not stay trusted for the life of the process."""
     settings.MEDIQOM_JWKS_MIN_REFRESH_SECONDS = 0
@@ -123,7 +153,10 @@ def test_a_key_removed_from_the_jwks_stops_working_after_the_max_age(
     jwks.serve({"keys": [keys.jwk(keys.rsa, RSA_KID)]})  # EC key revoked
     assert accepted(token)  # still within the max age: served from the cache
     assert jwks.requests == 1
-    time.sleep(1.05)
+    clock.advance(0.99)
+    assert accepted(token)
+    assert jwks.requests == 1
+    clock.advance(0.02)
     assert not accepted(token)
     assert jwks.requests == 2
 

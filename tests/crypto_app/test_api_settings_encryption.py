@@ -10,6 +10,7 @@ from django.db import connection
 from crypto_app.primitives import generate_recovery_key, recovery_encrypt, recovery_key_hash
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import PrivateKey, RecoveryAttempt
+from tests.conftest import ok
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +99,7 @@ def test_it_switches_to_a_passkey_and_stores_its_parameters(alice, client_for):
 
 def test_it_records_the_change_in_recovery_attempts_and_the_audit_log(alice, client_for):
     key_row(alice)
-    client_for(alice).post(URL, body(), format="json")
+    ok(client_for(alice).post(URL, body(), format="json"))
 
     attempt = RecoveryAttempt.objects.get()
     assert attempt.user_id == alice.id
@@ -144,8 +145,10 @@ def test_it_keeps_existing_recovery_data_when_none_is_sent(alice, client_for):
         recovery_key_hash=recovery_key_hash(recovery_key),
     )
     before = snapshot(alice)
-    client_for(alice).post(
-        URL, body(recovery_encrypted_key=None, recovery_key_hash=""), format="json"
+    ok(
+        client_for(alice).post(
+            URL, body(recovery_encrypted_key=None, recovery_key_hash=""), format="json"
+        )
     )
     after = snapshot(alice)
     for column in ("recovery_encrypted_key", "recovery_key_hash", "recovery_created_at"):
@@ -253,3 +256,17 @@ def test_it_cannot_reach_a_virtual_profile_key_through_this_endpoint(alice, clie
     response = client_for(alice).post(URL, body(), format="json")
     assert response.status_code == 404
     assert PrivateKey.objects.get(pk=child.pk).private_key == OLD_PRIVATE
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, ["x"]])
+def test_non_string_key_material_is_a_400_and_writes_nothing(alice, client_for, value):
+    """Numbers are not silently turned into ciphertext text (found by schemathesis)."""
+    key_row(alice)
+    before = snapshot(alice)
+    payload = body()
+    payload["newCredentials"].update(recovery_encrypted_key=value, recovery_key_hash="A" * 43 + "=")
+    response = client_for(alice).post(URL, payload, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert "recovery_encrypted_key" in response.json()["fields"]["newCredentials"]
+    assert snapshot(alice) == before

@@ -1,9 +1,11 @@
 """crypto_app.primitives against real WebCrypto (Node's ``crypto.subtle``) and bcryptjs.
 
-Part (a) reads the committed fixtures made by ``node scripts/webcrypto_vectors.mjs`` (and, for
-bcrypt, by bcryptjs 2.4.3 once). Part (b) runs that script once in ``--interop`` mode: Node
-decrypts what Python encrypted, with the client's own algorithms, and encrypts fresh values that
-Python then decrypts.
+Part (a) reads the committed fixtures made by ``node scripts/webcrypto_vectors.mjs``. Part (b)
+runs that script once in ``--interop`` mode: Node decrypts what Python encrypted, with the
+client's own algorithms, and encrypts fresh values that Python then decrypts. Part (c) runs
+bcryptjs 2.4.3 live (``scripts/node/``, installed by ``scripts/node-deps.sh``): each library
+checks the other's hashes, and both answer alike for every candidate (72-byte truncation
+included). Node is required, never skipped: ``scripts/system-deps.sh`` installs it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ SAMPLE_VALUE: dict[str, Any] = {
 PASSPHRASE = "heslo s diakritikou ěščřžýáíé ✓ 🔑"
 
 
+def node_binary() -> str:
+    node = shutil.which("node")
+    assert node is not None, "Node.js is required: scripts/system-deps.sh installs it (nodejs)"
+    return node
+
+
 def _load(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / name).read_text("utf-8"))
     return data
@@ -42,11 +50,6 @@ def _load(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def vectors() -> dict[str, Any]:
     return _load("vectors.json")
-
-
-@pytest.fixture(scope="module")
-def bcryptjs() -> dict[str, Any]:
-    return _load("bcryptjs.json")
 
 
 # --------------------------------------------------------------------------- (a) committed fixtures
@@ -134,52 +137,13 @@ def test_it_decrypts_webcrypto_import_results(vectors: dict[str, Any]) -> None:
     assert p.aes_decrypt_json(key, case["encrypted_analysis_results"]) == case["analysis"]
 
 
-def test_it_verifies_bcryptjs_hashes(bcryptjs: dict[str, Any]) -> None:
-    assert bcryptjs["generator"]["library"].startswith("bcryptjs 2.4.3")
-    for case in bcryptjs["bcryptjs_hashes"].values():
-        assert case["hash"].startswith("$2a$10$")
-        assert p.bcrypt_verify(case["passphrase"], case["hash"])
-        if case["utf8_bytes"] < 72:
-            assert not p.bcrypt_verify(case["passphrase"] + "x", case["hash"])
-
-
-def test_it_truncates_like_bcryptjs(bcryptjs: dict[str, Any]) -> None:
-    hashes, truncation = bcryptjs["bcryptjs_hashes"], bcryptjs["truncation"]
-    long_hash = hashes["long_multibyte_straddles_72"]["hash"]
-    exact_hash = hashes["exactly_72_bytes"]["hash"]
-    same_prefix = truncation["same_72_byte_prefix"]
-    assert (
-        p.bcrypt_verify(same_prefix, long_hash)
-        is truncation["same_72_byte_prefix_accepted_by_bcryptjs"]
-    )
-    assert (
-        p.bcrypt_verify("b" * 72 + "X", exact_hash)
-        is truncation["exactly_72_plus_one_accepted_by_bcryptjs"]
-    )
-    assert (
-        p.bcrypt_verify("b" * 71, exact_hash) is truncation["first_71_bytes_accepted_by_bcryptjs"]
-    )
-
-
-def test_it_made_bcrypt_hashes_that_bcryptjs_accepted(bcryptjs: dict[str, Any]) -> None:
-    for case in bcryptjs["python_made"].values():
-        assert case["verified_by_bcryptjs"] is True
-        assert p.bcrypt_verify(case["passphrase"], case["hash"])
-        assert (
-            p.bcrypt_verify(case["passphrase"] + "x", case["hash"])
-            is case["passphrase_plus_x_verified_by_bcryptjs"]
-        )
-
-
 # --------------------------------------------------------------------------- (b) live WebCrypto
 
 
 @pytest.fixture(scope="module")
 def live() -> dict[str, Any]:
     """Run Node once: it decrypts Python's values and returns fresh WebCrypto ones."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
+    node = node_binary()
     public_pem, private_pem = p.generate_rsa_keypair()
     aes_key = p.generate_aes_key()
     wrapped_key = p.generate_aes_key()
@@ -316,3 +280,92 @@ def test_python_decrypts_fresh_webcrypto_import_results(live: dict[str, Any]) ->
     key = p.unwrap_key(live["private_pem"], results["result_encryption_key"])
     assert p.aes_decrypt_json(key, results["encrypted_extraction_result"]) == results["extraction"]
     assert p.aes_decrypt_json(key, results["encrypted_analysis_results"]) == results["analysis"]
+
+
+# --------------------------------------------------------------------------- (c) live bcryptjs
+
+BCRYPTJS = ROOT / "scripts" / "node" / "bcrypt_interop.cjs"
+BCRYPT_CASES = {
+    "unicode": "correct horse ✓ baterie ščřž 🐴",
+    "empty": "",
+    "exactly_72_bytes": "b" * 72,
+    "long_multibyte_straddles_72": "a" * 71 + "é" + " tail beyond 72 bytes",
+}
+# Other candidates tried against each case's hashes (besides the passphrase and passphrase + x).
+BCRYPT_CANDIDATES = {
+    "exactly_72_bytes": ["b" * 72 + "X", "b" * 71],
+    "long_multibyte_straddles_72": ["a" * 71 + "é" + " a different tail", "a" * 71],
+}
+
+
+@pytest.fixture(scope="module")
+def bcryptjs_live() -> dict[str, Any]:
+    """One Node run: bcryptjs hashes every case and checks every candidate against both its
+    own hash and the one Python made."""
+    node = node_binary()
+    assert (ROOT / "scripts" / "node" / "node_modules" / "bcryptjs").is_dir(), (
+        "bcryptjs is not installed: run scripts/node-deps.sh (scripts/test.sh does)"
+    )
+    names = list(BCRYPT_CASES)
+    python_made = {name: p.bcrypt_hash(BCRYPT_CASES[name]) for name in names}
+    candidates = {
+        name: [BCRYPT_CASES[name], BCRYPT_CASES[name] + "x", *BCRYPT_CANDIDATES.get(name, [])]
+        for name in names
+    }
+    completed = subprocess.run(
+        [node, str(BCRYPTJS)],
+        input=json.dumps(
+            {
+                "hash": [BCRYPT_CASES[name] for name in names],
+                "compare": [
+                    [candidate, python_made[name]]
+                    for name in names
+                    for candidate in candidates[name]
+                ],
+            }
+        ),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    answer: dict[str, Any] = json.loads(completed.stdout)
+    verdicts = iter(answer["compare"])
+    return {
+        "version": answer["version"],
+        "node_made": dict(zip(names, answer["hashes"], strict=True)),
+        "python_made": python_made,
+        "candidates": candidates,
+        "bcryptjs_on_python_made": {
+            name: [next(verdicts) for _ in candidates[name]] for name in names
+        },
+    }
+
+
+def test_bcryptjs_is_the_clients_version(bcryptjs_live: dict[str, Any]) -> None:
+    assert bcryptjs_live["version"] == "2.4.3"
+
+
+def test_it_verifies_hashes_bcryptjs_just_made(bcryptjs_live: dict[str, Any]) -> None:
+    for name, key_hash in bcryptjs_live["node_made"].items():
+        assert key_hash.startswith("$2a$10$"), name
+        assert p.bcrypt_verify(BCRYPT_CASES[name], key_hash), name
+
+
+def test_bcryptjs_accepts_the_hashes_python_made(bcryptjs_live: dict[str, Any]) -> None:
+    for name, verdicts in bcryptjs_live["bcryptjs_on_python_made"].items():
+        assert verdicts[0] is True, name  # the passphrase itself
+        if len(BCRYPT_CASES[name].encode()) < 72:
+            assert verdicts[1] is False, name  # one character more
+
+
+def test_both_libraries_answer_alike_for_every_candidate(bcryptjs_live: dict[str, Any]) -> None:
+    """Including 72-byte truncation: bytes past 72 never count, bytes before always do."""
+    for name, candidates in bcryptjs_live["candidates"].items():
+        ours = [p.bcrypt_verify(c, bcryptjs_live["python_made"][name]) for c in candidates]
+        assert ours == bcryptjs_live["bcryptjs_on_python_made"][name], name
+    exact = bcryptjs_live["python_made"]["exactly_72_bytes"]
+    assert p.bcrypt_verify("b" * 72 + "X", exact) is True
+    assert p.bcrypt_verify("b" * 71, exact) is False

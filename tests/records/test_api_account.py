@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from mediqom.records.models import Document, Key, Profile, ProfileLink, Subscription
+from tests.conftest import ok
 from tests.records.conftest import build_world, data_url, document_body, stored_files
 from tests.records.supabase_stub import running_stub
 
@@ -46,27 +47,34 @@ def test_deleting_an_account_leaves_other_users_alone(
     world, bob, client_for, local_storage, django_capture_on_commit_callbacks
 ):
     bob_client = client_for(bob)
-    bob_file = bob_client.post(
-        f"/v1/med/profiles/{bob.id}/attachments", {"file": "Ym9i"}, format="json"
+    bob_file = ok(
+        bob_client.post(f"/v1/med/profiles/{bob.id}/attachments", {"file": "Ym9i"}, format="json")
     ).json()
-    bob_doc = bob_client.post(
-        f"/v1/med/profiles/{bob.id}/documents",
-        document_body(author=bob.id, profile=bob.id, attachments=[bob_file]),
-        format="json",
+    bob_doc = ok(
+        bob_client.post(
+            f"/v1/med/profiles/{bob.id}/documents",
+            document_body(author=bob.id, profile=bob.id, attachments=[bob_file]),
+            format="json",
+        )
     ).json()["id"]
     # Alice is an approved parent of Bob and wrote a document into his profile
     ProfileLink.objects.create(parent_id=world.id, profile_id=bob.id, status="approved")
-    alice_file = world.client.post(
-        f"/v1/med/profiles/{bob.id}/attachments", {"file": "YWxpY2U="}, format="json"
+    alice_file = ok(
+        world.client.post(
+            f"/v1/med/profiles/{bob.id}/attachments", {"file": "YWxpY2U="}, format="json"
+        )
     ).json()
-    alice_in_bob = world.client.post(
-        f"/v1/med/profiles/{bob.id}/documents",
-        document_body(author=world.id, profile=bob.id, attachments=[alice_file]),
-        format="json",
+    alice_in_bob = ok(
+        world.client.post(
+            f"/v1/med/profiles/{bob.id}/documents",
+            document_body(author=world.id, profile=bob.id, attachments=[alice_file]),
+            format="json",
+        )
     ).json()["id"]
 
     with django_capture_on_commit_callbacks(execute=True):
         response = world.client.delete("/v1/user/delete")
+        assert response.status_code == 200, response.content
     assert response.json() == {"success": True, "message": "Account deleted successfully"}
 
     # Alice's own files are gone, except the one her document in Bob's profile still uses
@@ -124,10 +132,12 @@ def test_a_storage_failure_deletes_nothing_and_answers_a_legacy_503(alice, clien
         settings.SUPABASE_SERVICE_ROLE_KEY = "service-role-key"
         settings.MEDIQOM_STORAGE_BACKEND = "supabase"
         client = client_for(alice)
-        client.post(
-            f"/v1/med/profiles/{alice.id}/avatar",
-            {"file": data_url("avatar.png"), "filename": "a.png"},
-            format="json",
+        ok(
+            client.post(
+                f"/v1/med/profiles/{alice.id}/avatar",
+                {"file": data_url("avatar.png"), "filename": "a.png"},
+                format="json",
+            )
         )
         stub.fail_storage = True
         response = client.delete("/v1/user/delete")

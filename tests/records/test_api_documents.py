@@ -8,6 +8,7 @@ import pytest
 
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import Document, Key, Profile, ProfileLink
+from tests.conftest import ok
 from tests.records.conftest import CONTENT, META, NOT_FOUND, WRAPPED, document_body
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ def test_it_stores_and_returns_ciphertext_verbatim_whatever_its_length(alice, cl
     huge = "QUJD" * 400_000 + "=\n "  # 1.6 MB, trailing whitespace kept
     body = document_body(author=alice.id, profile=alice.id, content=huge, metadata=" " + META)
     did = create(client, alice.id, body).json()["id"]
-    document = client.get(f"/v1/med/profiles/{alice.id}/documents/{did}").json()
+    document = ok(client.get(f"/v1/med/profiles/{alice.id}/documents/{did}")).json()
     assert document["content"] == huge
     assert document["metadata"] == " " + META
     assert Document.objects.get(pk=did).content == huge
@@ -35,11 +36,15 @@ def test_it_lists_by_type_with_content_only_when_full(alice, client_for):
             client, alice.id, document_body(author=alice.id, profile=alice.id, doc_type=doc_type)
         )
     url = f"/v1/med/profiles/{alice.id}/documents"
-    assert sorted(d["type"] for d in client.get(url).json()) == ["document", "health", "internal"]
-    selected = client.get(url, {"types": "health,internal"}).json()
+    assert sorted(d["type"] for d in ok(client.get(url)).json()) == [
+        "document",
+        "health",
+        "internal",
+    ]
+    selected = ok(client.get(url, {"types": "health,internal"})).json()
     assert sorted(d["type"] for d in selected) == ["health", "internal"]
     assert all("content" not in d for d in selected)
-    full = client.get(url, {"types": "document", "full": "true"}).json()
+    full = ok(client.get(url, {"types": "document", "full": "true"})).json()
     assert [d["content"] for d in full] == [CONTENT]
     assert full[0]["attachments"] == []
 
@@ -58,24 +63,26 @@ def test_it_lists_documents_in_a_constant_number_of_queries(
     url = f"/v1/med/profiles/{alice.id}/documents?full=true"
     create(client, alice.id, document_body(author=alice.id, profile=alice.id))
     with django_assert_num_queries(10):
-        assert len(client.get(url).json()) == 1
+        assert len(ok(client.get(url)).json()) == 1
     for _ in range(6):
         create(client, alice.id, document_body(author=alice.id, profile=alice.id))
     with django_assert_num_queries(10):
-        assert len(client.get(url).json()) == 7
+        assert len(ok(client.get(url)).json()) == 7
 
 
 def test_it_audits_reads_and_writes_without_ciphertext(alice, client_for):
     client = client_for(alice)
     did = create(client, alice.id, document_body(author=alice.id, profile=alice.id)).json()["id"]
-    client.get(f"/v1/med/profiles/{alice.id}/documents")
-    client.get(f"/v1/med/profiles/{alice.id}/documents/{did}")
-    client.put(
-        f"/v1/med/profiles/{alice.id}/documents/{did}",
-        {"metadata": "bQ==", "content": "Yw=="},
-        format="json",
+    ok(client.get(f"/v1/med/profiles/{alice.id}/documents"))
+    ok(client.get(f"/v1/med/profiles/{alice.id}/documents/{did}"))
+    ok(
+        client.put(
+            f"/v1/med/profiles/{alice.id}/documents/{did}",
+            {"metadata": "bQ==", "content": "Yw=="},
+            format="json",
+        )
     )
-    client.delete(f"/v1/med/profiles/{alice.id}/documents/{did}")
+    ok(client.delete(f"/v1/med/profiles/{alice.id}/documents/{did}"))
     actions = set(
         AuditEvent.objects.filter(record_type="document", record_id=did).values_list(
             "action", flat=True
@@ -181,12 +188,12 @@ def test_an_approved_parent_may_write_but_a_requested_one_may_not(alice, bob, cl
     did = response.json()["id"]
     # Alice reads it with her grant; Bob with his
     for user in (alice, bob):
-        document = client_for(user).get(f"/v1/med/profiles/{alice.id}/documents/{did}").json()
+        document = ok(client_for(user).get(f"/v1/med/profiles/{alice.id}/documents/{did}")).json()
         assert document["keys"] == [{"key": document["keys"][0]["key"], "owner_id": str(alice.id)}]
     assert (
-        client_for(alice)
-        .get(f"/v1/med/profiles/{alice.id}/documents/{did}")
-        .json()["keys"][0]["key"]
+        ok(client_for(alice).get(f"/v1/med/profiles/{alice.id}/documents/{did}")).json()["keys"][0][
+            "key"
+        ]
         == WRAPPED + "2"
     )
 
@@ -202,15 +209,17 @@ def test_a_grant_for_the_profile_alone_does_not_let_the_author_read(alice, clien
 
 def test_update_keeps_the_attachments_when_none_are_sent(alice, client_for):
     client = client_for(alice)
-    path = client.post(
-        f"/v1/med/profiles/{alice.id}/attachments", {"file": "eA=="}, format="json"
+    path = ok(
+        client.post(f"/v1/med/profiles/{alice.id}/attachments", {"file": "eA=="}, format="json")
     ).json()["path"]
     body = document_body(author=alice.id, profile=alice.id, attachments=[path])
     did = create(client, alice.id, body).json()["id"]
-    client.put(
-        f"/v1/med/profiles/{alice.id}/documents/{did}",
-        {"metadata": "bQ==", "content": "Yw=="},
-        format="json",
+    ok(
+        client.put(
+            f"/v1/med/profiles/{alice.id}/documents/{did}",
+            {"metadata": "bQ==", "content": "Yw=="},
+            format="json",
+        )
     )
     assert Document.objects.get(pk=did).attachments == [path]
 
@@ -229,10 +238,12 @@ def test_update_needs_metadata_and_content(alice, client_for, missing):
 
 def test_a_document_is_reached_only_through_its_own_profile(alice, client_for):
     client = client_for(alice)
-    child = client.post(
-        "/v1/med/profiles",
-        {"fullName": "C", "publicKey": "P", "privateKey": "K", "key_hash": "h"},
-        format="json",
+    child = ok(
+        client.post(
+            "/v1/med/profiles",
+            {"fullName": "C", "publicKey": "P", "privateKey": "K", "key_hash": "h"},
+            format="json",
+        )
     ).json()[0]["id"]
     did = create(client, alice.id, document_body(author=alice.id, profile=alice.id)).json()["id"]
     for method in ("get", "put", "delete"):
@@ -243,3 +254,18 @@ def test_a_document_is_reached_only_through_its_own_profile(alice, client_for):
         )
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
     assert Document.objects.filter(pk=did).exists()
+
+
+@pytest.mark.parametrize(
+    ("full", "status", "with_content"),
+    [("true", 200, True), ("false", 200, False), ("yes", 400, False), ("", 400, False)],
+)
+def test_full_is_true_or_false(world, full, status, with_content):
+    response = world.client.get(f"/v1/med/profiles/{world.id}/documents?full={full}")
+    assert response.status_code == status, response.content
+    if status == 200:
+        rows = response.json()
+        assert rows
+        assert {("content" in row, "attachments" in row) for row in rows} == {(with_content,) * 2}
+    else:
+        assert response.json()["code"] == "invalid_query"

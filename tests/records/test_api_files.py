@@ -11,6 +11,7 @@ import pytest
 
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import Document, Profile, ProfileLink
+from tests.conftest import ok
 from tests.records.conftest import IMAGES, NOT_FOUND, data_url, document_body, stored_files
 
 pytestmark = pytest.mark.django_db
@@ -130,8 +131,8 @@ def test_an_update_may_keep_but_not_add_foreign_attachments(alice, bob, client_f
     ProfileLink.objects.create(parent_id=alice.id, profile_id=bob.id, status="approved")
     attachment = upload(client_for(alice), bob.id).json()
     body = document_body(author=alice.id, profile=bob.id, attachments=[attachment])
-    did = client_for(alice).post(f"/v1/med/profiles/{bob.id}/documents", body,
-                                 format="json").json()["id"]  # fmt: skip
+    did = ok(client_for(alice).post(f"/v1/med/profiles/{bob.id}/documents", body,
+                                 format="json")).json()["id"]  # fmt: skip
     other = upload(client_for(alice), alice.id).json()
     url = f"/v1/med/profiles/{bob.id}/documents/{did}"
     keep = {"metadata": "bQ==", "content": "Yw==", "attachments": [attachment["url"]]}
@@ -227,10 +228,12 @@ def test_replacing_an_avatar_removes_the_old_file(
     client = client_for(alice)
     for filename in ("first.png", "second.png"):
         with django_capture_on_commit_callbacks(execute=True):
-            client.post(
-                f"/v1/med/profiles/{alice.id}/avatar",
-                {"file": data_url("avatar.png"), "filename": filename},
-                format="json",
+            ok(
+                client.post(
+                    f"/v1/med/profiles/{alice.id}/avatar",
+                    {"file": data_url("avatar.png"), "filename": filename},
+                    format="json",
+                )
             )
     assert stored_files(local_storage) == {f"avatars/{alice.id}_second.png"}
 
@@ -238,7 +241,7 @@ def test_replacing_an_avatar_removes_the_old_file(
 def test_a_linked_parent_sees_the_avatar_a_stranger_does_not(world, bob, client_for):
     url = f"/v1/med/profiles/{world.family_id}/avatar?path={world.avatar}"
     assert world.client.get(url).status_code == 200
-    assert client_for(bob).get(url).json() == NOT_FOUND
+    assert ok(client_for(bob).get(url), 404).json() == NOT_FOUND
     ProfileLink.objects.create(parent_id=bob.id, profile_id=world.family_id, status="approved")
     assert client_for(bob).get(url).status_code == 200
 

@@ -6,6 +6,7 @@ import pytest
 
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLink, Subscription
+from tests.conftest import ok
 from tests.records.conftest import NOT_FOUND, PEM_CHILD, data_url, stored_files
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +66,7 @@ def test_paid_tiers_count_owned_virtual_profiles(alice, bob, client_for, tier, a
     for index in range(allowed):
         response = client.post("/v1/med/profiles", family_body(f"K{index}"), format="json")
         assert response.status_code == 200, (index, response.content)
-    subscription = client.get("/v1/billing/subscription").json()
+    subscription = ok(client.get("/v1/billing/subscription")).json()
     assert subscription["profile_count"] == allowed
     if tier == "caretaker":
         assert client.post("/v1/med/profiles", family_body(), format="json").status_code == 403
@@ -77,6 +78,7 @@ def test_paid_tiers_count_owned_virtual_profiles(alice, bob, client_for, tier, a
 def test_it_returns_the_callers_link_to_a_profile(alice, bob, client_for):
     ProfileLink.objects.create(parent_id=alice.id, profile_id=bob.id, status="request")
     response = client_for(alice).get(f"/v1/med/profiles/{bob.id}")
+    assert response.status_code == 200, response.content
     assert response.json() == {
         "profiles": {
             "id": str(bob.id),
@@ -88,14 +90,14 @@ def test_it_returns_the_callers_link_to_a_profile(alice, bob, client_for):
         "status": "request",
     }
     # Bob does not have the reverse link
-    assert client_for(bob).get(f"/v1/med/profiles/{alice.id}").json() == NOT_FOUND
+    assert ok(client_for(bob).get(f"/v1/med/profiles/{alice.id}"), 404).json() == NOT_FOUND
 
 
 def test_it_renames_own_and_owned_profiles_only(alice, bob, client_for):
     client = client_for(alice)
-    kid = client.post("/v1/med/profiles", family_body(), format="json").json()[0]["id"]
+    kid = ok(client.post("/v1/med/profiles", family_body(), format="json")).json()[0]["id"]
     assert (
-        client.patch(f"/v1/med/profiles/{kid}", {"fullName": "Kiddo"}, format="json").json()[
+        ok(client.patch(f"/v1/med/profiles/{kid}", {"fullName": "Kiddo"}, format="json")).json()[
             "fullName"
         ]
         == "Kiddo"
@@ -126,6 +128,7 @@ def test_deleting_a_family_profile_removes_everything_under_it(
     assert f"avatars/{family}_{world.avatar}" in stored_files(local_storage)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.delete(f"/v1/med/profiles/{family}")
+        assert response.status_code == 200, response.content
     assert response.json() == {"message": "Profile links and profile removed"}
     assert not Profile.objects.filter(pk=family).exists()
     assert not PrivateKey.objects.filter(pk=family).exists()
@@ -141,6 +144,7 @@ def test_deleting_a_family_profile_removes_everything_under_it(
 def test_deleting_a_linked_real_profile_only_unlinks(alice, bob, client_for):
     ProfileLink.objects.create(parent_id=alice.id, profile_id=bob.id, status="approved")
     response = client_for(alice).delete(f"/v1/med/profiles/{bob.id}")
+    assert response.status_code == 200, response.content
     assert response.json() == {"message": "Profile link removed"}
     assert Profile.objects.filter(pk=bob.id).exists()
     assert not ProfileLink.objects.exists()
@@ -149,6 +153,7 @@ def test_deleting_a_linked_real_profile_only_unlinks(alice, bob, client_for):
 def test_a_child_removes_a_parent_link(alice, bob, client_for):
     ProfileLink.objects.create(parent_id=alice.id, profile_id=bob.id, status="approved")
     response = client_for(bob).delete(f"/v1/med/profiles/{alice.id}?link_type=parent")
+    assert response.status_code == 200, response.content
     assert response.json() == {"message": "Profile link removed"}
     assert not ProfileLink.objects.exists()
     again = client_for(bob).delete(f"/v1/med/profiles/{alice.id}?link_type=parent")
@@ -156,9 +161,12 @@ def test_a_child_removes_a_parent_link(alice, bob, client_for):
 
 
 def test_bob_cannot_delete_alices_family_profile_even_when_linked_to_it(alice, bob, client_for):
-    kid = client_for(alice).post("/v1/med/profiles", family_body(), format="json").json()[0]["id"]
+    kid = ok(client_for(alice).post("/v1/med/profiles", family_body(), format="json")).json()[0][
+        "id"
+    ]
     ProfileLink.objects.create(parent_id=bob.id, profile_id=kid, status="approved")
     response = client_for(bob).delete(f"/v1/med/profiles/{kid}")
+    assert response.status_code == 200, response.content
     assert response.json() == {"message": "Profile link removed"}  # his link only
     assert Profile.objects.filter(pk=kid).exists()
     assert ProfileLink.objects.filter(parent_id=alice.id, profile_id=kid).exists()
@@ -171,3 +179,17 @@ def test_a_family_avatar_is_uploaded_by_its_owner(world, bob, client_for):
         f"/v1/med/profiles/{world.family_id}/avatar", body, format="json"
     )
     assert response.status_code == 403  # Bob sees the profile through his link, may not change it
+
+
+@pytest.mark.parametrize("link_type", ["parnet", "", "PARENT"])
+def test_an_unknown_link_type_is_a_400_and_deletes_nothing(world, link_type):
+    """A typo must not fall back to "delete the family profile" (found by schemathesis)."""
+    response = world.client.delete(f"/v1/med/profiles/{world.family_id}?link_type={link_type}")
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "message": "Invalid link_type",
+        "code": "invalid_query",
+        "fields": {"link_type": ["Must be one of: parent"]},
+    }
+    assert Profile.objects.filter(pk=world.family_id).exists()
+    assert ProfileLink.objects.filter(profile_id=world.family_id).exists()

@@ -9,6 +9,7 @@ import pytest
 from crypto_app.primitives import bcrypt_hash
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLink
+from tests.conftest import ok
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_ok]
 
@@ -81,7 +82,7 @@ def test_it_onboards_with_two_root_documents(alice, client_for):
     assert response.status_code == 200, response.content
     assert response.json() == {"success": True}
 
-    body = client.get("/v1/med/user").json()
+    body = ok(client.get("/v1/med/user")).json()
     assert body["fullName"] == "Alice Example"
     assert body["publicKey"] == PEM_PUBLIC
     assert body["language"] == "en"
@@ -123,7 +124,7 @@ def test_it_checks_the_passphrase_against_the_key_hash(alice, client_for):
 def test_it_stores_the_passphrase_in_convenience_mode(alice, client_for):
     body = onboarding_body(passphrase="correct horse")
     assert client_for(alice).post("/v1/account/onboarding", body, format="json").status_code == 200
-    assert client_for(alice).get("/v1/med/user").json()["private_keys"]["key_pass"] == (
+    assert ok(client_for(alice).get("/v1/med/user")).json()["private_keys"]["key_pass"] == (
         "correct horse"
     )
 
@@ -192,4 +193,4 @@ def test_it_lists_profiles_in_a_constant_number_of_queries(
         ProfileLink.objects.create(parent_id=alice.id, profile=child, status="approved")
     client = client_for(alice)
     with django_assert_max_num_queries(8):
-        assert len(client.get("/v1/med/profiles").json()) == 5
+        assert len(ok(client.get("/v1/med/profiles")).json()) == 5

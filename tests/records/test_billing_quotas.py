@@ -19,6 +19,7 @@ from mediqom.records.quotas import (
     require_scan,
     subscription_ensure,
 )
+from tests.conftest import ok
 
 TIER_KEYS = {
     "id", "name", "profile_limit", "scan_limit", "price_monthly_eur", "price_yearly_eur",
@@ -51,6 +52,7 @@ def test_tiers_are_public_and_ordered(client_for, django_assert_max_num_queries)
 def test_packs_are_public(alice, client_for, django_assert_max_num_queries):
     with django_assert_max_num_queries(9):  # with a token: auth + RLS context as well
         response = client_for(alice).get("/v1/billing/packs")
+        assert response.status_code == 200, response.content
     assert response.json() == [
         {
             "id": "pack_50",
@@ -80,7 +82,7 @@ def test_the_subscription_is_created_free_on_first_use(alice, client_for):
     assert body["tier"]["id"] == "free"
     assert (body["profile_count"], body["can_create_profile"]) == (0, True)
     assert Subscription.objects.filter(pk=alice.id).count() == 1
-    client_for(alice).get("/v1/billing/subscription")
+    ok(client_for(alice).get("/v1/billing/subscription"))
     assert Subscription.objects.filter(pk=alice.id).count() == 1
 
 
@@ -88,6 +90,7 @@ def test_the_subscription_is_created_free_on_first_use(alice, client_for):
 def test_the_user_id_comes_from_the_token_only(alice, bob, client_for):
     Subscription.objects.create(id=bob.id, tier_id="family", scans_base=200)
     response = client_for(alice).get(f"/v1/billing/subscription?user_id={bob.id}&id={bob.id}")
+    assert response.status_code == 200, response.content
     assert response.json()["id"] == str(alice.id)
     assert response.json()["tier_id"] == "free"
 
@@ -229,6 +232,9 @@ def test_parallel_family_profiles_respect_the_limit(alice):
             key_hash="h",
         )
 
+    # The subscription row exists first: only its row lock serialises the limit check (an
+    # insert of a missing row would serialise the two threads by itself).
+    subscription_ensure(user=alice)
     results, errors = run_in_parallel(create)
     assert len(results) == 1
     assert [type(error) for error in errors] == [Forbidden]

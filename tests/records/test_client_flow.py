@@ -11,6 +11,7 @@ import pytest
 
 from mediqom.audit.models import AuditEvent
 from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLink, Subscription
+from tests.conftest import ok
 from tests.records.conftest import (
     CONTENT,
     IMAGES,
@@ -43,7 +44,7 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     assert response.json() == {"success": True}
 
     # 2. the bootstrap read
-    user = client.get("/v1/med/user").json()
+    user = ok(client.get("/v1/med/user")).json()
     assert user["id"] == me
     assert user["fullName"] == "Alice Example"
     assert user["publicKey"] == PEM_PUBLIC
@@ -59,7 +60,7 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     }
 
     # the own profile is listed (the client hides its delete button by `profile.id != user.id`)
-    listed = client.get("/v1/med/profiles").json()
+    listed = ok(client.get("/v1/med/profiles")).json()
     assert [entry["profiles"]["id"] for entry in listed] == [me]
     assert listed[0]["status"] == "approved"
 
@@ -87,9 +88,9 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     family = row["id"]
     assert PrivateKey.objects.get(pk=family).key_pass == "k3y-p@ss"
 
-    listed = client.get("/v1/med/profiles").json()
+    listed = ok(client.get("/v1/med/profiles")).json()
     assert {entry["profiles"]["id"] for entry in listed} == {me, family}
-    assert client.get(f"/v1/med/profiles/{family}").json() == {
+    assert ok(client.get(f"/v1/med/profiles/{family}")).json() == {
         "profiles": {
             "id": family,
             "fullName": "Little Bobby",
@@ -101,7 +102,7 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     }
 
     # 4. root documents of every listed profile, as loadProfiles() asks for them
-    roots = client.get(f"/v1/med/profiles/{me}/documents?types=profile,health&full=true").json()
+    roots = ok(client.get(f"/v1/med/profiles/{me}/documents?types=profile,health&full=true")).json()
     assert sorted(doc["type"] for doc in roots) == ["health", "profile"]
     for doc in roots:
         assert set(doc) == {
@@ -114,7 +115,7 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
         assert set(key) == KEY_ROW_KEYS
         assert key["user_id"] == me
         assert key["owner_id"] == me
-    assert client.get(f"/v1/med/profiles/{family}/documents?types=profile,health").json() == []
+    assert ok(client.get(f"/v1/med/profiles/{family}/documents?types=profile,health")).json() == []
 
     # 5. an attachment for a document of the family profile, then the document itself
     blob = "Q0lQSEVSVEVYVA==" * 1000
@@ -139,14 +140,14 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     }
 
     # list: only the caller's grant, metadata only unless full=true
-    [item] = client.get(f"/v1/med/profiles/{family}/documents").json()
+    [item] = ok(client.get(f"/v1/med/profiles/{family}/documents")).json()
     assert set(item) == {"id", "metadata", "type", "user_id", "author_id", "keys"}
     assert item["metadata"] == META
     assert [key["user_id"] for key in item["keys"]] == [me]
     assert item["keys"][0]["key"] == WRAPPED
 
     # read: ciphertext byte for byte, attachments as the reference stored objects (JSON text)
-    document = client.get(f"/v1/med/profiles/{family}/documents/{doc_id}").json()
+    document = ok(client.get(f"/v1/med/profiles/{family}/documents/{doc_id}")).json()
     assert document == {
         "id": doc_id,
         "metadata": META,
@@ -172,7 +173,7 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     )
     assert response.status_code == 200
     assert response.content == b"null"
-    document = client.get(f"/v1/med/profiles/{family}/documents/{doc_id}").json()
+    document = ok(client.get(f"/v1/med/profiles/{family}/documents/{doc_id}")).json()
     assert (document["metadata"], document["content"]) == ("bmV3IG1ldGE=", "bmV3")
     assert document["attachments"] == [attachment["url"]]
 
@@ -181,13 +182,13 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     assert response.status_code == 200
     assert response.json() == {"deleted": True}
     assert (
-        client.get(f"/v1/med/profiles/{me}/attachments?path={attachment['path']}").json()
+        ok(client.get(f"/v1/med/profiles/{me}/attachments?path={attachment['path']}"), 404).json()
         == NOT_FOUND
     )
     response = client.delete(f"/v1/med/profiles/{family}/documents/{doc_id}")
     assert response.status_code == 200
     assert response.content == b"null"
-    assert client.get(f"/v1/med/profiles/{family}/documents/{doc_id}").json() == NOT_FOUND
+    assert ok(client.get(f"/v1/med/profiles/{family}/documents/{doc_id}"), 404).json() == NOT_FOUND
     assert not Key.objects.filter(document_id=doc_id).exists()
 
     # 8. avatar: the client posts without a Content-Type (browsers send text/plain)
@@ -201,7 +202,7 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     )
     assert response.status_code == 200, response.content
     assert response.json() == {"filename": "0.42.png"}
-    assert client.get("/v1/med/user").json()["avatarUrl"] == "0.42.png"
+    assert ok(client.get("/v1/med/user")).json()["avatarUrl"] == "0.42.png"
     response = client.get(
         f"/v1/med/profiles/{me}/avatar?path=0.42.png", HTTP_ACCEPT="image/avif,image/webp,*/*"
     )
@@ -219,7 +220,7 @@ def test_the_client_sequence_from_onboarding_to_account_deletion(alice, client_f
     assert not Profile.objects.filter(pk=family).exists()
 
     # 10. delete the account: stored objects first, then the data
-    client.post(f"/v1/med/profiles/{me}/attachments", {"file": "eA=="}, format="json")
+    ok(client.post(f"/v1/med/profiles/{me}/attachments", {"file": "eA=="}, format="json"))
     assert stored_files(local_storage)
     response = client.delete("/v1/user/delete")
     assert response.status_code == 200

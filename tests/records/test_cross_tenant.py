@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mediqom.records.models import Document, Key, PrivateKey, Profile, ProfileLink
+from tests.conftest import ok
 from tests.records.conftest import NOT_FOUND, World, data_url, document_body, stored_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_ok]
@@ -197,9 +198,9 @@ def test_no_token_is_a_legacy_401_on_user_routes(client_for, method, url):
 
 def test_bob_cannot_list_alice_in_his_profiles_or_see_her_user(world, bob, client_for):
     client = client_for(bob)
-    assert client.get("/v1/med/profiles").json() == []
-    assert client.get("/v1/med/user").json()["id"] == str(bob.id)
-    assert client.get("/v1/billing/subscription").json()["id"] == str(bob.id)
+    assert ok(client.get("/v1/med/profiles")).json() == []
+    assert ok(client.get("/v1/med/user")).json()["id"] == str(bob.id)
+    assert ok(client.get("/v1/billing/subscription")).json()["id"] == str(bob.id)
 
 
 WRITE_ROUTES = [
@@ -227,3 +228,77 @@ def test_malformed_or_non_object_bodies_are_a_400_and_change_nothing(
 def test_a_missing_avatar_path_is_a_400(alice, client_for):
     response = client_for(alice).get(f"/v1/med/profiles/{alice.id}/avatar")
     assert (response.status_code, response.json()["code"]) == (400, "path_required")
+
+
+# ---------------------------------------------------------------- billing (Stripe)
+# Bob can neither read Alice's checkout sessions nor open, reuse or charge her Stripe customer.
+# Each case runs with RLS on and with RLS off (the queryset layer alone).
+
+from tests.billing.stripe_stub import stripe_stub  # noqa: E402, F401 - fixture
+
+RETURN_URL = "https://app.mediqom.test/billing"
+
+
+def _alice_bought(request: Any, layer: str) -> tuple[Any, Any, str, str]:
+    """(alice, bob, Alice's checkout session id, Alice's Stripe customer id)."""
+    if layer == "queryset_only":
+        request.getfixturevalue("rls_disabled")  # before any row exists
+    stub = request.getfixturevalue("stripe_stub")
+    client_for = request.getfixturevalue("client_for")
+    alice, bob = request.getfixturevalue("alice"), request.getfixturevalue("bob")
+    created = client_for(alice).post(
+        "/v1/billing/stripe/checkout",
+        {"pack_id": "pack_50", "return_url": RETURN_URL},
+        format="json",
+    )
+    assert created.status_code == 200, created.content
+    customer = stub.calls("POST", "/v1/checkout/sessions")[0].params["customer"]
+    stub.requests.clear()
+    return client_for(bob), stub, created.json()["session_id"], customer
+
+
+LAYERS = ["rls", "queryset_only"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_bob_gets_the_404_of_a_random_id_for_alices_checkout_session(request, layer):
+    bob_client, stub, session_id, _ = _alice_bought(request, layer)
+    on_alice = bob_client.get(f"/v1/billing/stripe/session-status?session_id={session_id}")
+    assert (on_alice.status_code, on_alice.json()) == (404, NOT_FOUND)
+    on_random = bob_client.get("/v1/billing/stripe/session-status?session_id=cs_test_random")
+    assert on_random.status_code == 404
+    assert on_random.content == on_alice.content
+    assert stub.requests == []  # Stripe was never asked about Alice's session
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_bob_cannot_open_alices_billing_portal(request, layer):
+    bob_client, stub, _, _ = _alice_bought(request, layer)
+    response = bob_client.post(
+        "/v1/billing/stripe/portal", {"return_url": RETURN_URL, "customer": "x"}, format="json"
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "no_billing_account")
+    assert stub.requests == []
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_bobs_checkout_never_uses_alices_customer(request, layer):
+    from mediqom.billing.models import CheckoutSession
+    from mediqom.records.models import Subscription
+
+    bob_client, stub, session_id, alice_customer = _alice_bought(request, layer)
+    response = bob_client.post(
+        "/v1/billing/stripe/embedded-checkout",
+        {"pack_id": "pack_50", "return_url": RETURN_URL, "customer": alice_customer},
+        format="json",
+    )
+    assert response.status_code == 200
+    [made] = stub.calls("POST", "/v1/customers")
+    assert made.params["email"] == "bob@example.test"
+    [session] = stub.calls("POST", "/v1/checkout/sessions")
+    assert session.params["customer"] not in ("", alice_customer)
+    alice = request.getfixturevalue("alice")
+    assert Subscription.objects.get(pk=alice.id).stripe_customer_id == alice_customer
+    assert CheckoutSession.objects.get(pk=session_id).user_id == alice.id
+    subscription = ok(bob_client.get("/v1/billing/subscription")).json()
+    assert subscription["stripe_customer_id"] == session.params["customer"]

@@ -189,3 +189,65 @@ def test_a_document_is_changed_only_with_the_owner_grant(alice, bob, alice_data)
         assert Document.objects.filter(pk=document.pk).update(metadata="X") == 0
         assert Document.objects.filter(pk=document.pk).delete()[0] == 0
     assert Document.objects.get(pk=document.pk).metadata == "M"
+
+
+# ------------------------------------------------- visible but not writable (separate policies)
+
+
+def test_a_linked_profile_is_visible_but_neither_changed_nor_deleted(alice, bob):
+    """profiles_select lets an approved parent see the profile; profiles_update/_delete do not
+    let it change or remove it."""
+    ProfileLink.objects.create(parent_id=bob.id, profile_id=alice.id, status="approved")
+    child = Profile.objects.create(full_name="Child", owner_id=alice.id)
+    ProfileLink.objects.create(parent_id=bob.id, profile=child, status="approved")
+    both = Profile.objects.filter(pk__in=[alice.id, child.pk])
+    names = dict(both.values_list("pk", "full_name"))
+    with rls_context(bob):
+        assert set(both.values_list("pk", flat=True)) == {alice.id, child.pk}
+        assert both.update(full_name="X") == 0
+        # (the ORM also deletes Bob's own link rows first, which he may; the profile stays)
+        assert Profile.objects.filter(pk=child.pk).delete()[1].get("records.Profile", 0) == 0
+    assert dict(both.values_list("pk", "full_name")) == names
+
+
+def test_an_own_account_profile_is_changed_but_never_deleted_by_its_user(alice):
+    """profiles_delete only covers virtual profiles: a user's own row goes with the account."""
+    with rls_context(alice):
+        assert Profile.objects.filter(pk=alice.id).update(full_name="Alice A.") == 1
+        assert Profile.objects.filter(pk=alice.id).delete()[0] == 0
+    assert Profile.objects.get(pk=alice.id).full_name == "Alice A."
+
+
+def test_a_visible_key_grant_is_never_changed(alice, bob):
+    """keys has no update policy: neither the addressee nor the author may rewrite a grant."""
+    ProfileLink.objects.create(parent_id=bob.id, profile_id=alice.id, status="approved")
+    document = Document.objects.create(
+        profile_id=alice.id, type="document", metadata="M", author_id=alice.id
+    )
+    own = Key.objects.create(
+        document=document, owner_id=alice.id, user_id=alice.id, key="K", author_id=alice.id
+    )
+    for_bob = Key.objects.create(
+        document=document, owner_id=alice.id, user_id=bob.id, key="KB", author_id=alice.id
+    )
+    with rls_context(bob):
+        assert list(Key.objects.values_list("pk", flat=True)) == [for_bob.pk]
+        assert Key.objects.filter(pk=for_bob.pk).update(key="X") == 0
+    with rls_context(alice):
+        assert set(Key.objects.values_list("pk", flat=True)) == {own.pk, for_bob.pk}
+        assert Key.objects.filter(pk__in=[own.pk, for_bob.pk]).update(key="X") == 0
+    assert sorted(Key.objects.filter(document=document).values_list("key", flat=True)) == [
+        "K",
+        "KB",
+    ]
+
+
+def test_a_visible_link_is_never_changed(alice, bob):
+    """profiles_links has no update policy: parent and child see a link, neither rewrites it
+    (a requested link cannot be approved by updating it)."""
+    link = ProfileLink.objects.create(parent_id=alice.id, profile_id=bob.id, status="request")
+    for user in (alice, bob):
+        with rls_context(user):
+            assert list(ProfileLink.objects.values_list("pk", flat=True)) == [link.pk]
+            assert ProfileLink.objects.filter(pk=link.pk).update(status="approved") == 0
+    assert ProfileLink.objects.get(pk=link.pk).status == "request"

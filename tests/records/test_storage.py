@@ -17,6 +17,7 @@ from mediqom.records.storage import (
     SupabaseStorage,
     get_storage,
 )
+from tests.conftest import ok
 from tests.records.conftest import IMAGES, document_body
 from tests.records.supabase_stub import running_stub
 
@@ -139,22 +140,22 @@ def test_attachments_through_supabase_storage(supabase, alice, bob, client_for):
     from mediqom.records.models import ProfileLink
 
     client = client_for(alice)
-    attachment = client.post(
-        f"/v1/med/profiles/{alice.id}/attachments", {"file": "c3VwYQ=="}, format="json"
+    attachment = ok(
+        client.post(f"/v1/med/profiles/{alice.id}/attachments", {"file": "c3VwYQ=="}, format="json")
     ).json()
     assert attachment["url"] == (
         f"{supabase.url}/storage/v1/object/public/attachments/{attachment['path']}"
     )
     url = f"/v1/med/profiles/{alice.id}/attachments?path={attachment['path']}"
-    assert client.get(url).content == b"c3VwYQ=="
+    assert ok(client.get(url)).content == b"c3VwYQ=="
     # a document keeping only the public URL still opens the file for a grant holder
     ProfileLink.objects.create(parent_id=alice.id, profile_id=bob.id, status="approved")
     body = document_body(author=alice.id, profile=bob.id, attachments=[attachment["url"]])
     assert (
         client.post(f"/v1/med/profiles/{bob.id}/documents", body, format="json").status_code == 200
     )
-    assert client_for(bob).get(url).content == b"c3VwYQ=="
-    assert client.delete(url).json() == {"deleted": True}
+    assert ok(client_for(bob).get(url)).content == b"c3VwYQ=="
+    assert ok(client.delete(url)).json() == {"deleted": True}
     assert supabase.objects == {}
 
 

@@ -33,27 +33,21 @@ class OnboardingKeyInput(serializers.Serializer):  # type: ignore[type-arg]
 class OnboardingDocumentInput(serializers.Serializer):  # type: ignore[type-arg]
     type = serializers.ChoiceField(choices=DOCUMENT_TYPES)
     metadata = ciphertext()
-    content = serializers.CharField(
+    content = StrictCharField(
         trim_whitespace=False, allow_blank=True, required=False, allow_null=True
     )
     keys = OnboardingKeyInput(many=True, allow_empty=False)
 
 
 class OnboardingInput(serializers.Serializer):  # type: ignore[type-arg]
-    fullName = serializers.CharField(max_length=500)
+    fullName = StrictCharField(max_length=500)
     publicKey = ciphertext()
     privateKey = ciphertext()
-    key_hash = serializers.CharField(max_length=200)
-    avatarUrl = serializers.CharField(
-        max_length=2000, required=False, allow_null=True, allow_blank=True
-    )
-    language = serializers.CharField(
-        max_length=16, required=False, allow_null=True, allow_blank=True
-    )
-    subscription = serializers.CharField(
-        max_length=32, required=False, allow_null=True, allow_blank=True
-    )
-    passphrase = serializers.CharField(
+    key_hash = StrictCharField(max_length=200)
+    avatarUrl = StrictCharField(max_length=2000, required=False, allow_null=True, allow_blank=True)
+    language = StrictCharField(max_length=16, required=False, allow_null=True, allow_blank=True)
+    subscription = StrictCharField(max_length=32, required=False, allow_null=True, allow_blank=True)
+    passphrase = StrictCharField(
         required=False, allow_null=True, trim_whitespace=False, max_length=1024
     )
     documents = OnboardingDocumentInput(many=True, required=False)

@@ -182,6 +182,19 @@ def _query(request: Request, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    """An optional query parameter that, when sent, must be one of `allowed` (a typo must not
+    silently fall back to the default: `?link_type=parnet` would delete a family profile)."""
+    value = _query(request, name)
+    if value is None or value in allowed:
+        return value
+    raise InvalidInput(
+        f"Invalid {name}",
+        code="invalid_query",
+        fields={name: [f"Must be one of: {', '.join(allowed)}"]},
+    )
+
+
 def _required_path(request: Request) -> str:
     path = _query(request, "path")
     if not path:
@@ -360,7 +373,7 @@ class ProfileDetailApi(BaseApi):
             user=request.user,
             audit=audit_context(request),
             profile_id=pid,
-            parent_link=_query(request, "link_type") == "parent",
+            parent_link=_choice(request, "link_type", ("parent",)) == "parent",
         )
         return Response({"message": message})
 
@@ -375,7 +388,7 @@ class DocumentListApi(BaseApi):
         parameters=[
             _PID,
             OpenApiParameter("types", str, description="Comma-separated document types"),
-            OpenApiParameter("full", str, enum=["true"], description="Include content"),
+            OpenApiParameter("full", str, enum=["true", "false"], description="Include content"),
         ],
         responses={
             200: OpenApiResponse(
@@ -405,7 +418,7 @@ class DocumentListApi(BaseApi):
             audit=audit_context(request),
             profile_id=pid,
             types=selectors.parse_document_types(_query(request, "types")),
-            full=_query(request, "full") == "true",
+            full=_choice(request, "full", ("true", "false")) == "true",
         )
         return Response(documents)
 

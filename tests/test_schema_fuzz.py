@@ -1,0 +1,171 @@
+"""Schemathesis against our own OpenAPI schema (`/v1/schema`), as part of the suite: a real
+server process (daphne) on this run's PostgreSQL test database (RLS on), a valid token for a
+user whose world (family profile, documents, attachment, avatar) exists, every response check.
+Bounded in time; 0 server errors and 0 schema violations, or the test fails with the report.
+
+Not checked: `positive_data_acceptance` (schema-valid bodies must be accepted): the schema
+cannot express every server-side rule (no NUL characters, fields required together, a
+passphrase that must verify, recovery-key syntax), so valid-looking requests are rightly a 400.
+Not called: `DELETE /v1/user/delete`, which would delete the world the other operations use
+(tests/records/test_api_account.py covers it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.conftest import persona, token_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+TIME_BUDGET_SECONDS = int(os.environ.get("MEDIQOM_FUZZ_SECONDS", "150"))
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "missing_required_header",
+        "unsupported_method",
+        "use_after_free",
+        "ensure_resource_availability",
+        "ignored_auth",
+    ]
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def server(tmp_path: Path, settings: Any) -> Any:
+    """daphne serving this test database, its files under the same MEDIA_ROOT as this test."""
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    settings.MEDIQOM_STORAGE_BACKEND = "local"
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": database_url(),
+        "MEDIQOM_VAR_DIR": str(tmp_path / "var"),
+        "MEDIQOM_MEDIA_ROOT": str(media),
+        "MEDIQOM_STORAGE_BACKEND": "local",
+        "MEDIQOM_LOG_LEVEL": "WARNING",
+    }
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "daphne"),
+            *("-b", "127.0.0.1", "-p", str(port)),
+            *("--access-log", str(tmp_path / "access.log")),
+            "config.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2):  # noqa: S310 - local
+                break
+        except OSError:
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+    yield {"base": base, "log": tmp_path / "server.log"}
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    log.close()
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, tmp_path, client_for):
+    from tests.records.conftest import build_world
+
+    user = persona("fuzz@example.test")
+    world = build_world(user, client_for(user))
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "[parameters]\n"
+        f'"path.pid" = "{world.family_id}"\n'
+        f'"path.did" = "{world.family_document_id}"\n'
+        f'"query.path" = "{world.attachment_path}"\n'
+    )
+    schemathesis = shutil.which("schemathesis", path=str(VENV_BIN))
+    assert schemathesis is not None, "schemathesis is a dev dependency (pyproject.toml)"
+    completed = subprocess.run(
+        [
+            schemathesis,
+            "--config-file",
+            str(config),
+            "run",
+            f"{server['base']}/v1/schema",
+            "--url",
+            server["base"],
+            "-H",
+            f"Authorization: Bearer {token_for(user)}",
+            "--checks",
+            CHECKS,
+            "--exclude-path",
+            "/v1/user/delete",
+            "--max-time",
+            str(TIME_BUDGET_SECONDS),
+            "--max-examples",
+            "40",
+            # one worker: hypothesis describes lambdas with ast.parse, which is not thread-safe
+            # on CPython 3.11 ("AST constructor recursion depth mismatch" with two workers)
+            "--workers",
+            "1",
+            "--seed",
+            os.environ.get("MEDIQOM_FUZZ_SEED", "20261202"),
+            "--no-color",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIME_BUDGET_SECONDS + 240,
+        check=False,
+    )
+    report = completed.stdout + completed.stderr
+    server_log = server["log"].read_text()
+    assert completed.returncode == 0, (
+        report[-15000:] + "\n--- server log ---\n" + server_log[-8000:]
+    )
+    tested = re.search(r"Tested: (\d+)", report)
+    assert tested is not None, report[-5000:]
+    assert int(tested.group(1)) >= 20, report[-5000:]
+    assert "Traceback" not in server_log
