@@ -30,7 +30,7 @@ from sessions_app.models import (
     SessionFeedback,
     SessionTranscript,
 )
-from sessions_app.querysets import HasId
+from sessions_app.querysets import HasId, SessionQuerySet, SessionTranscriptQuerySet
 
 log = get_logger("session")
 
@@ -47,13 +47,35 @@ def dump_json(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _sessions(user: HasId | None) -> SessionQuerySet:
+    """The sessions a caller may touch. Requests pass their user: only the caller's own.
+    Server-side work passes `user=None` explicitly (see the comment below)."""
+    if user is not None:
+        return ConsultationSession.objects.for_user(user)
+    # Background analysis and idle-end act with the server's rights.
+    # unscoped: server-side work on a session id authorized when it was scheduled
+    return ConsultationSession.objects.all()
+
+
+def _transcripts(user: HasId | None) -> SessionTranscriptQuerySet:
+    """A session's transcripts, scoped like `_sessions()`."""
+    if user is not None:
+        return SessionTranscript.objects.for_user(user)
+    # unscoped: the background analysis reads a session authorized when it was scheduled
+    return SessionTranscript.objects.all()
+
+
 def session_emit(
-    *, session: ConsultationSession, event_type: events.EventType, data: dict[str, Any]
+    *,
+    user: HasId | None,
+    session: ConsultationSession,
+    event_type: events.EventType,
+    data: dict[str, Any],
 ) -> dict[str, Any]:
     """Append one event to the session's stream and count it."""
     payload = events.event(event_type, data)
     _stream_append(session=session, payload=payload)
-    ConsultationSession.objects.filter(pk=session.pk).update(event_count=F("event_count") + 1)
+    _sessions(user).filter(pk=session.pk).update(event_count=F("event_count") + 1)
     return payload
 
 
@@ -82,7 +104,8 @@ def session_start(
         last_activity_at=now,
         context=dump_json(context) if context else "",
     )
-    session_emit(session=session, event_type="session_status", data=status_data(session, "started"))
+    started = status_data(session, "started")
+    session_emit(user=user, session=session, event_type="session_status", data=started)
     log.info("session started", extra={"session_id": str(session.id)})
     return session
 
@@ -110,6 +133,7 @@ def _require_active(session: ConsultationSession) -> None:
 @transaction.atomic
 def session_add_transcript(
     *,
+    user: HasId,
     session: ConsultationSession,
     text: str,
     chunk_id: str = "",
@@ -121,10 +145,10 @@ def session_add_transcript(
 ) -> SessionTranscript | None:
     """Store a transcribed chunk and push it as `partial_transcript` (nothing for silence)."""
     text = text.strip()
-    locked = ConsultationSession.objects.select_for_update().get(pk=session.pk)
+    locked = _sessions(user).select_for_update().get(pk=session.pk)
     _require_active(locked)
     if not text:
-        ConsultationSession.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
+        _sessions(user).filter(pk=session.pk).update(last_activity_at=timezone.now())
         return None
     transcript = SessionTranscript.objects.create(
         session=locked,
@@ -138,23 +162,30 @@ def session_add_transcript(
         speaker=speaker[:16],
         is_final=is_final,
     )
-    ConsultationSession.objects.filter(pk=session.pk).update(
+    _sessions(user).filter(pk=session.pk).update(
         transcript_count=F("transcript_count") + 1,
         transcript_chars=F("transcript_chars") + len(text) + 1,
         last_activity_at=timezone.now(),
     )
-    session_emit(session=locked, event_type="partial_transcript", data=transcript.as_partial())
+    session_emit(
+        user=user, session=locked, event_type="partial_transcript", data=transcript.as_partial()
+    )
     return transcript
 
 
 @transaction.atomic
 def session_merge_analysis(
-    *, session: ConsultationSession, update: dict[str, Any], provider: str, chars: int | None = None
+    *,
+    user: HasId | None,
+    session: ConsultationSession,
+    update: dict[str, Any],
+    provider: str,
+    chars: int | None = None,
 ) -> dict[str, Any]:
     """Merge one analysis result into the session's cumulative analysis (§4.1) and push
     `analysis_update`. ICD-10 codes not in the shipped table are dropped first."""
     update = verify_diagnosis_codes(update)
-    locked = ConsultationSession.objects.select_for_update().get(pk=session.pk)
+    locked = _sessions(user).select_for_update().get(pk=session.pk)
     merged = merge_analysis(load_json(locked.analysis), update)
     fields: dict[str, Any] = {
         "analysis": dump_json(merged),
@@ -168,7 +199,10 @@ def session_merge_analysis(
         setattr(locked, name, value)
     locked.save(update_fields=list(fields))
     session_emit(
-        session=locked, event_type="analysis_update", data=analysis_update_payload(merged, update)
+        user=user,
+        session=locked,
+        event_type="analysis_update",
+        data=analysis_update_payload(merged, update),
     )
     return merged
 
@@ -190,9 +224,11 @@ def session_store_report(
 
 
 @transaction.atomic
-def session_end(*, session: ConsultationSession, reason: str = "client") -> ConsultationSession:
+def session_end(
+    *, user: HasId | None, session: ConsultationSession, reason: str = "client"
+) -> ConsultationSession:
     """End the session (idempotent): status `ended`, a last `session_status`, stream closed."""
-    locked = ConsultationSession.objects.select_for_update().get(pk=session.pk)
+    locked = _sessions(user).select_for_update().get(pk=session.pk)
     if locked.status == STATUS_ENDED:
         return locked
     now = timezone.now()
@@ -201,7 +237,9 @@ def session_end(*, session: ConsultationSession, reason: str = "client") -> Cons
     locked.end_reason = reason[:16]
     locked.last_activity_at = now
     locked.save(update_fields=["status", "ended_at", "end_reason", "last_activity_at"])
-    session_emit(session=locked, event_type="session_status", data=status_data(locked, "ended"))
+    session_emit(
+        user=user, session=locked, event_type="session_status", data=status_data(locked, "ended")
+    )
     from mediqom.streams.services import stream_end
 
     stream_end(key=events.stream_key(locked.id))
@@ -214,8 +252,9 @@ def sessions_end_idle(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.MEDIQOM_SESSION_IDLE_MINUTES)
     ended = 0
+    # unscoped: housekeeping (end_idle_sessions) ends idle sessions of every owner
     for session in ConsultationSession.objects.idle_since(cutoff).only("id"):
-        session_end(session=session, reason="idle")
+        session_end(user=None, session=session, reason="idle")
         ended += 1
     return ended
 
@@ -228,6 +267,7 @@ def sessions_purge(*, now: datetime | None = None) -> int:
     from mediqom.streams.services import stream_purge
 
     with transaction.atomic():
+        # unscoped: housekeeping (purge_sessions) deletes every owner's expired sessions
         _, per_model = ConsultationSession.objects.expired(cutoff).delete()
     stream_purge(now=now)
     return int(per_model.get(ConsultationSession._meta.label, 0))
@@ -260,11 +300,11 @@ def feedback_record(
     )
 
 
-def analysis_claim(*, session_id: UUID, now: datetime | None = None) -> bool:
+def analysis_claim(*, user: HasId | None, session_id: UUID, now: datetime | None = None) -> bool:
     """Take the session's single analysis slot (atomic; a stale claim may be taken over)."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.MEDIQOM_SESSION_ANALYSIS_STALE_SECONDS)
-    free = ConsultationSession.objects.filter(pk=session_id, status=STATUS_ACTIVE)
+    free = _sessions(user).filter(pk=session_id, status=STATUS_ACTIVE)
     claimed = free.filter(analysis_running=False).update(
         analysis_running=True, analysis_started_at=now
     ) or free.filter(analysis_running=True, analysis_started_at__lt=stale).update(
@@ -273,22 +313,20 @@ def analysis_claim(*, session_id: UUID, now: datetime | None = None) -> bool:
     return bool(claimed)
 
 
-def analysis_release(*, session_id: UUID) -> None:
-    ConsultationSession.objects.filter(pk=session_id).update(
-        analysis_running=False, analysis_started_at=None
-    )
+def analysis_release(*, user: HasId | None, session_id: UUID) -> None:
+    _sessions(user).filter(pk=session_id).update(analysis_running=False, analysis_started_at=None)
 
 
 def session_language(session: ConsultationSession) -> Language:
     return language_code(session.language)
 
 
-def _segments(session: ConsultationSession) -> list[Any]:
+def _segments(*, user: HasId | None, session: ConsultationSession) -> list[Any]:
     from sessions_app.local_analysis import Segment
 
     return [
         Segment(id=str(t.id), text=t.text, speaker=t.speaker or None)
-        for t in SessionTranscript.objects.filter(session_id=session.pk).order_by("position")
+        for t in _transcripts(user).filter(session_id=session.pk).order_by("position")
     ]
 
 
@@ -299,13 +337,14 @@ def _analysis_due(session: ConsultationSession, *, force: bool) -> bool:
     return grown >= settings.MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS
 
 
-def session_analysis_run(*, session_id: UUID, force: bool = False) -> int:
+def session_analysis_run(*, user: HasId | None, session_id: UUID, force: bool = False) -> int:
     """Analyse the session's transcript until it is caught up; returns the number of runs.
 
     At most one run is in flight per session (a claimed slot in the row); text added during a
     run is coalesced into the next one; runs are at least MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL
     apart. Emits `ai_thinking` true/false around each run and `analysis_update` with the merged
-    arrays; a failure emits `error` (no patient data in it). Runs with the server's rights.
+    arrays; a failure emits `error` (no patient data in it). The background run passes
+    `user=None` (the server's rights); `POST …/end` runs it for the caller, scoped to them.
     """
     import time
 
@@ -313,10 +352,10 @@ def session_analysis_run(*, session_id: UUID, force: bool = False) -> int:
 
     runs = 0
     while True:
-        session = ConsultationSession.objects.filter(pk=session_id).first()
+        session = _sessions(user).filter(pk=session_id).first()
         if session is None or not _analysis_due(session, force=force):
             return runs
-        if not analysis_claim(session_id=session_id):
+        if not analysis_claim(user=user, session_id=session_id):
             return runs  # another worker has it; it re-checks after its run
         try:
             if session.analysis_last_at is not None and not force:
@@ -328,29 +367,36 @@ def session_analysis_run(*, session_id: UUID, force: bool = False) -> int:
                     time.sleep(wait)  # later text arriving meanwhile joins this run
             session.refresh_from_db()
             chars = session.transcript_chars
-            session_emit(session=session, event_type="ai_thinking", data={"thinking": True})
+            session_emit(
+                user=user, session=session, event_type="ai_thinking", data={"thinking": True}
+            )
             try:
-                _analysis_once(session=session, chars=chars, analysis=analysis)
+                _analysis_once(user=user, session=session, chars=chars, analysis=analysis)
             except ApiError as exc:
                 log.warning("session analysis failed", extra={"code": exc.code})
                 session_emit(
+                    user=user,
                     session=session,
                     event_type="error",
                     data={"message": "Analysis failed", "code": exc.code},
                 )
-                ConsultationSession.objects.filter(pk=session_id).update(
+                _sessions(user).filter(pk=session_id).update(
                     analysis_chars=chars, analysis_last_at=timezone.now()
                 )
             finally:
-                session_emit(session=session, event_type="ai_thinking", data={"thinking": False})
+                session_emit(
+                    user=user, session=session, event_type="ai_thinking", data={"thinking": False}
+                )
             runs += 1
         finally:
-            analysis_release(session_id=session_id)
+            analysis_release(user=user, session_id=session_id)
         force = False
 
 
-def _analysis_once(*, session: ConsultationSession, chars: int, analysis: Any) -> None:
-    segments = _segments(session)
+def _analysis_once(
+    *, user: HasId | None, session: ConsultationSession, chars: int, analysis: Any
+) -> None:
+    segments = _segments(user=user, session=session)
     language = session_language(session)
     text = "\n".join(s.text for s in segments)
     context = load_json(session.context) or None
@@ -361,19 +407,22 @@ def _analysis_once(*, session: ConsultationSession, chars: int, analysis: Any) -
         "diagnosis", text=diagnosis_text, language=language, segments=segments, context=context
     )
     session_merge_analysis(
-        session=session, update=result.data, provider=result.provider, chars=chars
+        user=user, session=session, update=result.data, provider=result.provider, chars=chars
     )
 
 
-def session_finish(*, session: ConsultationSession, analyze: bool = True) -> ConsultationSession:
+def session_finish(
+    *, user: HasId, session: ConsultationSession, analyze: bool = True
+) -> ConsultationSession:
     """`POST …/end`: analyse any text not analysed yet (unless `analyze` is false), then end."""
     if analyze and session.status == STATUS_ACTIVE:
-        session_analysis_run(session_id=session.id, force=True)
-    return session_end(session=session, reason="client")
+        session_analysis_run(user=user, session_id=session.id, force=True)
+    return session_end(user=user, session=session, reason="client")
 
 
 def med_session_analyze(
     *,
+    user: HasId,
     kind: str,
     text: str,
     language: Language,
@@ -389,7 +438,7 @@ def med_session_analyze(
     context = load_json(session.context) or None if session else None
     if session is not None:
         _require_active(session)
-        session_emit(session=session, event_type="ai_thinking", data={"thinking": True})
+        session_emit(user=user, session=session, event_type="ai_thinking", data={"thinking": True})
     try:
         result = analysis.analyze(
             "transcript" if kind == "transcript" else "diagnosis",
@@ -400,12 +449,16 @@ def med_session_analyze(
         )
     finally:
         if session is not None:
-            session_emit(session=session, event_type="ai_thinking", data={"thinking": False})
+            session_emit(
+                user=user, session=session, event_type="ai_thinking", data={"thinking": False}
+            )
     if session is not None:
         if kind == "transcript":
             session_store_transcript_analysis(session=session, analysis=result.data)
         else:
-            session_merge_analysis(session=session, update=result.data, provider=result.provider)
+            session_merge_analysis(
+                user=user, session=session, update=result.data, provider=result.provider
+            )
     return result
 
 

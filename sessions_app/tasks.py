@@ -22,7 +22,7 @@ log = get_logger("analysis")
 
 @task()
 def session_analysis_task(session_id: str) -> int:
-    return services.session_analysis_run(session_id=UUID(session_id))
+    return services.session_analysis_run(user=None, session_id=UUID(session_id))
 
 
 @task()
@@ -33,7 +33,7 @@ def session_housekeeping_task() -> dict[str, int]:
 
 def _run_in_thread(session_id: UUID) -> None:
     try:
-        services.session_analysis_run(session_id=session_id)
+        services.session_analysis_run(user=None, session_id=session_id)
     except Exception as exc:  # noqa: BLE001 - a thread must log, not die silently
         log.error("session analysis thread failed (%s)", type(exc).__name__)
     finally:

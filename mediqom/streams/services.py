@@ -102,6 +102,7 @@ def stream_end(*, key: str) -> None:
     Ending an unknown or already ended stream does nothing."""
     validate_key(key)
     with transaction.atomic():
+        # unscoped: keyed like stream_append; callers pass the key of a stream they authorized
         stream = Stream.objects.select_for_update().filter(key=key, ended_at=None).first()
         if stream is None:
             return
@@ -118,10 +119,12 @@ def stream_purge(*, now: Any = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.MEDIQOM_STREAM_RETENTION_SECONDS)
     deleted = 0
     with transaction.atomic():
+        # unscoped: housekeeping (stream_purge) trims ended streams of every owner
         expired = Stream.objects.select_for_update().filter(
             ended_at__lte=cutoff, trimmed_seq__lt=F("last_seq")
         )
         for stream in expired:
+            # unscoped: housekeeping, the events of a stream selected above
             count, _ = StreamEvent.objects.filter(stream_id=stream.key).delete()
             deleted += count
             stream.trimmed_seq = stream.last_seq

@@ -132,6 +132,7 @@ class SessionTranscribeApi(MultipartApi):
             audio=audio, filename=filename, mime=mime, instructions=instructions
         )
         transcript = services.session_add_transcript(
+            user=request.user,
             session=session,
             text=text,
             chunk_id=chunk_id,
@@ -187,6 +188,7 @@ class SessionAudioApi(MultipartApi):
         )
         timestamp = _int(request.data.get("timestamp"))
         transcript = services.session_add_transcript(
+            user=request.user,
             session=session,
             text=text,
             chunk_id=str(request.data.get("chunkId") or ""),
@@ -217,7 +219,9 @@ class SessionEndApi(BaseApi):
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
         data = parse(SessionEndInput, request.data or {})
         session = selectors.session_get(user=request.user, session_id=session_id)
-        session = services.session_finish(session=session, analyze=data["analyze"])
+        session = services.session_finish(
+            user=request.user, session=session, analyze=data["analyze"]
+        )
         return Response(selectors.session_status(user=request.user, session=session))
 
 
@@ -273,6 +277,7 @@ class MedSessionApi(BaseApi):
             else None
         )
         result = services.med_session_analyze(
+            user=request.user,
             kind=data["type"],
             text=data["text"],
             language=language_code(data["language"]),

@@ -15,8 +15,10 @@ def test_the_admin_lists_sessions_without_transcript_text(alice, settings):
     settings.MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS = 0
     settings.MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS = 1
     session = services.session_start(user=alice)
-    services.session_add_transcript(session=session, text="Sharp chest pain when I lean back.")
-    services.session_analysis_run(session_id=session.id)
+    services.session_add_transcript(
+        user=alice, session=session, text="Sharp chest pain when I lean back."
+    )
+    services.session_analysis_run(user=None, session_id=session.id)
     staff = User.objects.create_user("admin", password="pw", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(staff)

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from sessions_app import services
 from sessions_app.models import ConsultationSession, SessionFeedback
+from tests.conftest import ok
 from tests.sessions_app.conftest import stored_events
 from tests.sessions_app.fixtures import CHEST_PAIN_EN
 
@@ -59,9 +60,9 @@ def test_status_shows_transcripts_and_the_real_merged_analysis(api, alice, start
     settings.MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS = 1
     session = ConsultationSession.objects.get(pk=started["sessionId"])
     for line in CHEST_PAIN_EN:
-        services.session_add_transcript(session=session, text=line)
-    services.session_analysis_run(session_id=session.id)
-    body = api.get(f"/v1/session/{session.id}/status").json()
+        services.session_add_transcript(user=alice, session=session, text=line)
+    services.session_analysis_run(user=None, session_id=session.id)
+    body = ok(api.get(f"/v1/session/{session.id}/status")).json()
     assert body["sessionId"] == str(session.id)
     assert body["status"] == "active"
     assert [t["text"] for t in body["transcripts"]] == CHEST_PAIN_EN
@@ -113,25 +114,27 @@ def test_med_session_runs_the_labelled_local_analysis(api):
     assert body["complaint"] == "Chest pain"
     assert body["provider"] == "local"
     assert body["tokenUsage"] == {"total": 0}
-    diagnosis = api.post(
-        "/v1/med/session",
-        {
-            "text": json.dumps(body),
-            "type": "diagnosis",
-            "language": "english",
-            "previousAnalysis": {"diagnosis": [{"name": "Anxiety", "probability": 0.1}]},
-        },
-        format="json",
+    diagnosis = ok(
+        api.post(
+            "/v1/med/session",
+            {
+                "text": json.dumps(body),
+                "type": "diagnosis",
+                "language": "english",
+                "previousAnalysis": {"diagnosis": [{"name": "Anxiety", "probability": 0.1}]},
+            },
+            format="json",
+        )
     ).json()
     names = [d["name"] for d in diagnosis["diagnosis"]]
     assert names[0] == "Anxiety"  # merged with the previous analysis (§4.1)
     assert "Acute pericarditis" in names
     assert diagnosis["label"].startswith("Local rule-based analysis")
     assert diagnosis["diagnosis"][1]["evidence"][0]["transcriptId"].startswith("conversation.")
-    czech = api.post(
+    czech = ok(api.post(
         "/v1/med/session", {"text": "Už tři dny mám ostrou bolest na hrudi.", "type": "diagnosis",
                             "language": "czech"}, format="json",
-    ).json()  # fmt: skip
+    )).json()  # fmt: skip
     assert any(d["code"] == "I30.9" for d in czech["diagnosis"]) or czech["diagnosis"]
     assert czech["label"].startswith("Lokální")
 
@@ -147,15 +150,17 @@ def test_med_session_validates(api):
 
 def test_finalize_and_the_pdf_report_of_a_session(api, alice, started):
     sid = started["sessionId"]
-    api.post(
-        "/v1/med/session",
-        {
-            "text": "\n".join(CHEST_PAIN_EN),
-            "type": "diagnosis",
-            "language": "english",
-            "sessionId": sid,
-        },
-        format="json",
+    ok(
+        api.post(
+            "/v1/med/session",
+            {
+                "text": "\n".join(CHEST_PAIN_EN),
+                "type": "diagnosis",
+                "language": "english",
+                "sessionId": sid,
+            },
+            format="json",
+        )
     )
     assert "analysis_update" in [e["type"] for e in stored_events(sid)]
     details = {
@@ -220,6 +225,7 @@ def test_end_ends_once(api, started):
     assert ended.status_code == 200
     assert ended.json()["status"] == "ended"
     again = api.post(f"/v1/session/{sid}/end", {}, format="json")
+    assert again.status_code == 200
     assert again.json()["status"] == "ended"
     late = api.post(
         "/v1/med/session",
@@ -298,6 +304,6 @@ def test_the_queryset_layer_alone_hides_other_users_sessions(bob, client_for, st
             cursor.execute(f'alter table "{table}" disable row level security')
     sid = started["sessionId"]
     stranger = client_for(bob)
-    assert stranger.get(f"/v1/session/{sid}/status").json() == NOT_FOUND
+    assert ok(stranger.get(f"/v1/session/{sid}/status"), 404).json() == NOT_FOUND
     assert stranger.post(f"/v1/session/{sid}/end", {}, format="json").status_code == 404
     assert ConsultationSession.objects.get(pk=sid).status == "active"

@@ -14,7 +14,7 @@ import httpx
 from websockets.sync.client import connect
 
 from tests.auth.conftest import COOKIE, base64_cookie_value
-from tests.conftest import token_for
+from tests.conftest import ok, token_for
 from tests.sessions_app.fixtures import CHEST_PAIN_EN
 
 
@@ -65,7 +65,7 @@ def test_a_browser_event_source_with_only_the_cookie_follows_the_analysis(
     server = start_server(MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS="0")
     token = token_for(alice)
     http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
-    sid = http.post("/v1/session/start", json={"language": "en"}).json()["sessionId"]
+    sid = ok(http.post("/v1/session/start", json={"language": "en"})).json()["sessionId"]
     browser = Chromium(str(tmp_path / "chromium"))
     try:
         browser.call("Network.enable")
@@ -84,9 +84,11 @@ def test_a_browser_event_source_with_only_the_cookie_follows_the_analysis(
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not browser.evaluate("window.__events.length"):
             time.sleep(0.1)
-        http.post(
-            "/v1/med/session",
-            json={"text": "\n".join(CHEST_PAIN_EN), "type": "diagnosis", "sessionId": sid},
+        ok(
+            http.post(
+                "/v1/med/session",
+                json={"text": "\n".join(CHEST_PAIN_EN), "type": "diagnosis", "sessionId": sid},
+            )
         )
         events: list[dict[str, Any]] = []
         while time.monotonic() < deadline:

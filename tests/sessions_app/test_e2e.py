@@ -19,7 +19,7 @@ import pytest
 from pypdf import PdfReader
 
 from sessions_app.transcription import MEDICAL_PROMPT
-from tests.conftest import token_for
+from tests.conftest import ok, token_for
 from tests.sessions_app.conftest import SseReader, database_contains
 from tests.sessions_app.fixtures import CHEST_PAIN_EN, SPOKEN_EN
 
@@ -137,7 +137,7 @@ def test_a_chest_pain_consultation_with_openai(start_server, ai_stub, alice, tmp
     auth = {"Authorization": f"Bearer {token}"}
     http = httpx.Client(base_url=server.url, headers=auth, timeout=30)
 
-    started = http.post("/v1/session/start", json={"language": "en", "models": ["GP"]}).json()
+    started = ok(http.post("/v1/session/start", json={"language": "en", "models": ["GP"]})).json()
     sid = started["sessionId"]
     assert started["features"]["chatGPTIntegration"] is True
     follower = StreamFollower(f"{server.url}{started['sseUrl']}", token)
@@ -205,7 +205,7 @@ def test_a_chest_pain_consultation_with_openai(start_server, ai_stub, alice, tmp
     assert "code" not in names["Invented syndrome"]  # the invented code is dropped
     assert all(set(e) == {"type", "data", "timestamp"} for _, e in events)
 
-    status = http.get(f"/v1/session/{sid}/status").json()
+    status = ok(http.get(f"/v1/session/{sid}/status")).json()
     assert status["status"] == "ended"
     assert [t["text"] for t in status["transcripts"]] == SPOKEN_EN
 
@@ -251,7 +251,7 @@ def test_the_same_consultation_without_an_ai_key_runs_the_local_provider(
     http = httpx.Client(
         base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
-    sid = http.post("/v1/session/start", json={"language": "en"}).json()["sessionId"]
+    sid = ok(http.post("/v1/session/start", json={"language": "en"})).json()["sessionId"]
     follower = StreamFollower(f"{server.url}/v1/session/{sid}/stream", token)
     follower.wait_for(lambda e: e["type"] == "session_status")
 
@@ -267,16 +267,18 @@ def test_the_same_consultation_without_an_ai_key_runs_the_local_provider(
 
     # the shipped UI's path: the client's text analysed through /v1/med/session
     text = "\n".join(CHEST_PAIN_EN)
-    transcript = http.post(
-        "/v1/med/session",
-        json={"text": text, "type": "transcript", "language": "english", "sessionId": sid},
+    transcript = ok(
+        http.post(
+            "/v1/med/session",
+            json={"text": text, "type": "transcript", "language": "english", "sessionId": sid},
+        )
     ).json()
     assert transcript["provider"] == "local"
-    diagnosis = http.post(
+    diagnosis = ok(http.post(
         "/v1/med/session",
         json={"text": json.dumps(transcript), "type": "diagnosis", "language": "english",
               "sessionId": sid},
-    ).json()  # fmt: skip
+    )).json()  # fmt: skip
     assert diagnosis["provider"] == "local"
     assert diagnosis["label"].startswith("Local rule-based analysis (offline, no AI)")
     codes = [d["code"] for d in diagnosis["diagnosis"]]
@@ -285,16 +287,17 @@ def test_the_same_consultation_without_an_ai_key_runs_the_local_provider(
     follower.wait_for(lambda e: e["type"] == "analysis_update"
                       and e["data"]["incremental"].get("provider") == "local")  # fmt: skip
 
-    assert http.post(f"/v1/session/{sid}/end", json={}).json()["status"] == "ended"
-    final = http.post(
+    assert ok(http.post(f"/v1/session/{sid}/end", json={})).json()["status"] == "ended"
+    final = ok(http.post(
         "/v1/med/session/finalize",
         json={"sessionId": sid, "language": "english", "text": json.dumps(
             {"complaint": transcript["complaint"], "symptoms": transcript["symptoms"],
              "patient": "Jan Novák"})},
-    ).json()  # fmt: skip
+    )).json()  # fmt: skip
     assert final["provider"] == "local"
     assert "Acute pericarditis" in final["findings"]
     pdf = http.get(f"/v1/session/{sid}/report.pdf")
+    assert pdf.status_code == 200
     text = " ".join(
         " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()
     )

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from sessions_app import services
 from sessions_app.events import stream_key
-from tests.conftest import token_for
+from tests.conftest import ok, token_for
 from tests.sessions_app.conftest import SseReader
 from tests.sessions_app.fixtures import CHEST_PAIN_EN
 
@@ -30,7 +30,7 @@ def test_a_stream_on_process_b_follows_the_analysis_made_on_process_a(start_serv
     http_a = httpx.Client(
         base_url=a.url, headers={"Authorization": f"Bearer {token_for(alice)}"}, timeout=30
     )
-    sid = http_a.post("/v1/session/start", json={"language": "en"}).json()["sessionId"]
+    sid = ok(http_a.post("/v1/session/start", json={"language": "en"})).json()["sessionId"]
     with stream(b, alice, sid) as response:
         reader = SseReader(response)
         connected = reader.events(2)  # the unstored status, then the stored "started"
@@ -54,7 +54,7 @@ def test_a_stream_on_process_b_follows_the_analysis_made_on_process_a(start_serv
         assert initial.id is None
         replay = reader.events(len(seen) - 2)
         assert [f.id for f in replay] == seen[2:]
-        http_a.post(f"/v1/session/{sid}/end", json={})
+        ok(http_a.post(f"/v1/session/{sid}/end", json={}))
         rest = [f for f in reader.rest() if f.data]
         assert [json.loads(f.data)["data"]["status"] for f in rest] == ["ended"]
         assert len({f.id for f in replay + rest}) == len(replay) + len(rest)
@@ -85,7 +85,7 @@ async def test_the_websocket_carries_the_session_events_and_refuses_strangers(al
     started = await ws.receive_json_from(timeout=5)
     assert started["data"]["type"] == "session_status"
     await database_sync_to_async(services.session_add_transcript)(
-        session=session, text=CHEST_PAIN_EN[1]
+        user=alice, session=session, text=CHEST_PAIN_EN[1]
     )
     got = await ws.receive_json_from(timeout=5)
     assert (got["id"], got["data"]["type"]) == (2, "partial_transcript")
@@ -104,7 +104,7 @@ def test_the_stream_route_on_asgi_answers_401_and_404_with_the_envelope(start_se
     http = httpx.Client(
         base_url=server.url, headers={"Authorization": f"Bearer {token_for(alice)}"}, timeout=30
     )
-    sid = http.post("/v1/session/start", json={}).json()["sessionId"]
+    sid = ok(http.post("/v1/session/start", json={})).json()["sessionId"]
     url = f"{server.url}/v1/session/{sid}/stream"
     anonymous = httpx.get(url, timeout=10)
     assert anonymous.status_code == 401

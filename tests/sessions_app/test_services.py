@@ -31,7 +31,7 @@ def consult(user, lines=CHEST_PAIN_EN):
     session = services.session_start(user=user, language="en", models=["GP"])
     for i, line in enumerate(lines):
         services.session_add_transcript(
-            session=session, text=line, chunk_id=f"c{i}", sequence_number=i
+            user=user, session=session, text=line, chunk_id=f"c{i}", sequence_number=i
         )
     return session
 
@@ -61,13 +61,13 @@ def test_it_persists_a_session_and_streams_each_transcript(alice):
 
 def test_silence_adds_nothing(alice):
     session = services.session_start(user=alice)
-    assert services.session_add_transcript(session=session, text="   ") is None
+    assert services.session_add_transcript(user=alice, session=session, text="   ") is None
     assert [e["type"] for e in stored_events(session.id)] == ["session_status"]
 
 
 def test_background_analysis_thinks_then_updates_with_the_merged_arrays(alice, fast_analysis):
     session = consult(alice)
-    assert services.session_analysis_run(session_id=session.id) == 1
+    assert services.session_analysis_run(user=None, session_id=session.id) == 1
     events = stored_events(session.id)
     tail = [e["type"] for e in events[-3:]]
     assert tail == ["ai_thinking", "analysis_update", "ai_thinking"]
@@ -83,32 +83,34 @@ def test_background_analysis_thinks_then_updates_with_the_merged_arrays(alice, f
     assert services.load_json(session.analysis)["diagnosis"][0]["name"] == "Acute pericarditis"
     assert services.load_json(session.transcript_analysis)["complaint"] == "Chest pain"
     # caught up: nothing more to do until the transcript grows
-    assert services.session_analysis_run(session_id=session.id) == 0
+    assert services.session_analysis_run(user=None, session_id=session.id) == 0
 
 
 def test_analysis_is_throttled_by_new_text_and_one_run_in_flight(alice, settings):
     settings.MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS = 0
     settings.MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS = 10_000
     session = consult(alice)
-    assert services.session_analysis_run(session_id=session.id) == 0  # not enough new text
+    assert (
+        services.session_analysis_run(user=None, session_id=session.id) == 0
+    )  # not enough new text
     settings.MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS = 1
-    assert services.analysis_claim(session_id=session.id) is True  # another worker runs
-    assert services.analysis_claim(session_id=session.id) is False
-    assert services.session_analysis_run(session_id=session.id) == 0
-    services.analysis_release(session_id=session.id)
-    assert services.session_analysis_run(session_id=session.id) == 1
+    assert services.analysis_claim(user=None, session_id=session.id) is True  # another worker runs
+    assert services.analysis_claim(user=None, session_id=session.id) is False
+    assert services.session_analysis_run(user=None, session_id=session.id) == 0
+    services.analysis_release(user=None, session_id=session.id)
+    assert services.session_analysis_run(user=None, session_id=session.id) == 1
 
 
 def test_a_stale_claim_is_taken_over(alice, settings):
     session = services.session_start(user=alice)
-    assert services.analysis_claim(session_id=session.id)
+    assert services.analysis_claim(user=None, session_id=session.id)
     later = timezone.now() + timedelta(seconds=settings.MEDIQOM_SESSION_ANALYSIS_STALE_SECONDS + 1)
-    assert services.analysis_claim(session_id=session.id, now=later)
+    assert services.analysis_claim(user=None, session_id=session.id, now=later)
 
 
 def test_ending_is_final_idempotent_and_closes_the_stream(alice, fast_analysis):
     session = consult(alice)
-    ended = services.session_finish(session=session)
+    ended = services.session_finish(user=alice, session=session)
     assert ended.status == "ended"
     assert ended.ended_at is not None
     types = [e["type"] for e in stored_events(session.id)]
@@ -117,10 +119,10 @@ def test_ending_is_final_idempotent_and_closes_the_stream(alice, fast_analysis):
     assert stored_events(session.id)[-1]["data"]["status"] == "ended"
     assert Stream.objects.get(key=stream_key(session.id)).ended_at is not None
     count = len(types)
-    services.session_end(session=ended)
+    services.session_end(user=alice, session=ended)
     assert len(stored_events(session.id)) == count
     with pytest.raises(Conflict):
-        services.session_add_transcript(session=ended, text="more")
+        services.session_add_transcript(user=alice, session=ended, text="more")
 
 
 def test_idle_sessions_end_and_expired_ones_are_purged(alice, bob, settings):
@@ -146,7 +148,7 @@ def test_idle_sessions_end_and_expired_ones_are_purged(alice, bob, settings):
 
 def test_patient_text_is_encrypted_at_rest(alice, fast_analysis):
     session = consult(alice)
-    services.session_analysis_run(session_id=session.id)
+    services.session_analysis_run(user=None, session_id=session.id)
     services.feedback_record(
         user=alice, item_type="diagnosis", item_content={"name": "Acute pericarditis"},
         feedback="approved", session=session,
@@ -181,8 +183,8 @@ def test_patient_context_reaches_the_model_but_is_never_stored_in_plaintext(
     session = services.session_start(
         user=alice, language="en", context={"history": "Known hypertension since 2019"}
     )
-    services.session_add_transcript(session=session, text=CHEST_PAIN_EN[1])
-    assert services.session_analysis_run(session_id=session.id) == 1
+    services.session_add_transcript(user=alice, session=session, text=CHEST_PAIN_EN[1])
+    assert services.session_analysis_run(user=None, session_id=session.id) == 1
     prompts = [c.text for c in ai_providers.calls(api="openai")]
     assert any("Known hypertension since 2019" in p for p in prompts)
     session.refresh_from_db()
@@ -190,3 +192,16 @@ def test_patient_context_reaches_the_model_but_is_never_stored_in_plaintext(
     diagnosis = services.load_json(session.analysis)["diagnosis"]
     assert [d.get("code") for d in diagnosis] == ["I30.9", None]  # invented code dropped
     assert database_contains("hypertension") == []
+
+
+def test_services_acting_for_a_user_reach_only_that_users_sessions(alice, bob):
+    session = services.session_start(user=alice)
+    with pytest.raises(ConsultationSession.DoesNotExist):
+        services.session_add_transcript(user=bob, session=session, text="injected")
+    with pytest.raises(ConsultationSession.DoesNotExist):
+        services.session_end(user=bob, session=session)
+    assert services.analysis_claim(user=bob, session_id=session.id) is False
+    session.refresh_from_db()
+    assert (session.status, session.transcript_count) == ("active", 0)
+    assert not session.analysis_running
+    assert [e["type"] for e in stored_events(session.id)] == ["session_status"]
