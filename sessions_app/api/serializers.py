@@ -6,14 +6,18 @@ from typing import Any
 
 from rest_framework import serializers
 
+from mediqom.records.api.serializers import StrictCharField
+
+# JSON bodies: text fields take strings only (a number is a 400, not quietly "0").
+
 
 class SessionStartInput(serializers.Serializer):  # type: ignore[type-arg]
-    language = serializers.CharField(required=False, default="en", max_length=32)
+    language = StrictCharField(required=False, default="en", max_length=32)
     models = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, max_length=20
+        child=StrictCharField(max_length=64), required=False, max_length=20
     )
     translate = serializers.BooleanField(required=False, default=False)
-    userId = serializers.CharField(required=False, allow_blank=True)  # sent, ignored
+    userId = StrictCharField(required=False, allow_blank=True)  # sent, ignored
     # Patient context the clinician supplies (used in prompts, stored encrypted only).
     patientContext = serializers.DictField(required=False)
 
@@ -23,18 +27,19 @@ class SessionEndInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class FeedbackInput(serializers.Serializer):  # type: ignore[type-arg]
-    itemType = serializers.CharField(max_length=64)
+    itemType = StrictCharField(max_length=64)
     itemContent = serializers.JSONField()
     feedback = serializers.ChoiceField(choices=["approved", "rejected", "neutral"])
+    # the client's type for it is not pinned down (ISO text or epoch ms): kept lenient
     timestamp = serializers.CharField(required=False, allow_blank=True, default="")
     sessionId = serializers.UUIDField(required=False, allow_null=True)
 
 
 class MedSessionInput(serializers.Serializer):  # type: ignore[type-arg]
-    text = serializers.CharField(max_length=500_000, trim_whitespace=False)
+    text = StrictCharField(max_length=500_000, trim_whitespace=False)
     type = serializers.ChoiceField(choices=["transcript", "diagnosis"])
-    language = serializers.CharField(required=False, default="english", max_length=32)
-    models = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    language = StrictCharField(required=False, default="english", max_length=32)
+    models = serializers.ListField(child=StrictCharField(max_length=64), required=False)
     previousAnalysis = serializers.DictField(required=False, allow_null=True)
     sessionId = serializers.UUIDField(required=False, allow_null=True)
 
@@ -45,25 +50,25 @@ class MedSessionInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class FinalizeInput(serializers.Serializer):  # type: ignore[type-arg]
-    text = serializers.CharField(max_length=500_000)
-    language = serializers.CharField(required=False, default="english", max_length=32)
+    text = StrictCharField(max_length=500_000)
+    language = StrictCharField(required=False, default="english", max_length=32)
     sessionId = serializers.UUIDField(required=False, allow_null=True)
 
 
 class ChatMessage(serializers.Serializer):  # type: ignore[type-arg]
-    role = serializers.CharField(max_length=32)
-    content = serializers.CharField(allow_blank=True, max_length=100_000)
+    role = StrictCharField(max_length=32)
+    content = StrictCharField(allow_blank=True, max_length=100_000)
     timestamp = serializers.JSONField(required=False)
 
 
 class ChatInput(serializers.Serializer):  # type: ignore[type-arg]
-    message = serializers.CharField(max_length=50_000)
+    message = StrictCharField(max_length=50_000)
     mode = serializers.ChoiceField(choices=["patient", "clinical"])
-    profileId = serializers.CharField(max_length=64)
+    profileId = StrictCharField(max_length=64)
     conversationHistory = ChatMessage(many=True, required=False)
-    language = serializers.CharField(required=False, default="en", max_length=32)
+    language = StrictCharField(required=False, default="en", max_length=32)
     pageContext = serializers.DictField(required=False, allow_null=True)
-    provider = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    provider = StrictCharField(required=False, allow_null=True, allow_blank=True)
     assembledContext = serializers.JSONField(required=False, allow_null=True)
     availableTools = serializers.JSONField(required=False, allow_null=True)
 

@@ -10,14 +10,14 @@ from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from mediqom.ai import ai_configured
 from mediqom.api.base import AuthedRequest, BaseApi, parse
 from mediqom.api.parsers import LimitedJSONParser
-from mediqom.api.schema import ERROR_RESPONSES
+from mediqom.api.schema import ERROR_RESPONSES, ErrorEnvelope
 from mediqom.errors import InvalidInput
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 from sessions_app import analysis, chat, events, selectors, services, tasks
@@ -72,6 +72,15 @@ def _json_field(value: Any) -> Any:
         return None
 
 
+# Besides ERROR_RESPONSES: a session that has ended (409), no AI/transcription provider
+# configured (503), every configured provider failed (502).
+ENDED = {409: OpenApiResponse(ErrorEnvelope, description="The session has ended")}
+AI_ERRORS = {
+    502: OpenApiResponse(ErrorEnvelope, description="The AI provider failed"),
+    503: OpenApiResponse(ErrorEnvelope, description="No AI provider is configured"),
+}
+
+
 class MultipartApi(BaseApi):
     parser_classes = [MultiPartParser, FormParser]
 
@@ -109,7 +118,9 @@ class SessionStartApi(BaseApi):
         )
 
 
-@extend_schema(request=SessionTranscribeForm, responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(
+    request=SessionTranscribeForm, responses={200: dict, **ERROR_RESPONSES, **ENDED, **AI_ERRORS}
+)
 class SessionTranscribeApi(MultipartApi):
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
         session = selectors.session_get(user=request.user, session_id=session_id)
@@ -173,7 +184,9 @@ class SessionTranscribeApi(MultipartApi):
         )
 
 
-@extend_schema(request=SessionAudioForm, responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(
+    request=SessionAudioForm, responses={200: dict, **ERROR_RESPONSES, **ENDED, **AI_ERRORS}
+)
 class SessionAudioApi(MultipartApi):
     """Deprecated in the reference; kept: transcribe one chunk and push it to the stream."""
 
@@ -256,7 +269,7 @@ class SessionFeedbackApi(BaseApi):
         return Response({"success": True, "id": str(feedback.id)})
 
 
-@extend_schema(request=TranscribeForm, responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(request=TranscribeForm, responses={200: dict, **ERROR_RESPONSES, **AI_ERRORS})
 class TranscribeApi(MultipartApi):
     def post(self, request: AuthedRequest) -> Response:
         instructions = parse_instructions(request.data.get("instructions"))
@@ -267,7 +280,9 @@ class TranscribeApi(MultipartApi):
         return Response({"text": text})
 
 
-@extend_schema(request=MedSessionInput, responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(
+    request=MedSessionInput, responses={200: dict, **ERROR_RESPONSES, **ENDED, **AI_ERRORS}
+)
 class MedSessionApi(BaseApi):
     def post(self, request: AuthedRequest) -> Response:
         data = parse(MedSessionInput, request.data)
@@ -287,7 +302,7 @@ class MedSessionApi(BaseApi):
         return Response({**result.data, "tokenUsage": {"total": result.token_usage}})
 
 
-@extend_schema(request=FinalizeInput, responses={200: dict, **ERROR_RESPONSES})
+@extend_schema(request=FinalizeInput, responses={200: dict, **ERROR_RESPONSES, **AI_ERRORS})
 class MedSessionFinalizeApi(BaseApi):
     def post(self, request: AuthedRequest) -> Response:
         data = parse(FinalizeInput, request.data)
@@ -306,7 +321,8 @@ class ChatConversationApi(BaseApi):
     parser_classes = [LimitedJSONParser]
 
     @extend_schema(
-        request=ChatInput, responses={(200, "text/event-stream"): str, **ERROR_RESPONSES}
+        request=ChatInput,
+        responses={(200, "text/event-stream"): str, **ERROR_RESPONSES, **AI_ERRORS},
     )
     def post(self, request: AuthedRequest) -> StreamingHttpResponse:
         data = parse(ChatInput, request.data)

@@ -307,3 +307,16 @@ def test_the_queryset_layer_alone_hides_other_users_sessions(bob, client_for, st
     assert ok(stranger.get(f"/v1/session/{sid}/status"), 404).json() == NOT_FOUND
     assert stranger.post(f"/v1/session/{sid}/end", {}, format="json").status_code == 404
     assert ConsultationSession.objects.get(pk=sid).status == "active"
+
+
+def test_text_fields_take_strings_only(api, started):
+    finalize = api.post("/v1/med/session/finalize", {"text": 0}, format="json")
+    assert finalize.status_code == 400
+    assert finalize.json()["code"] == "invalid"
+    assert "text" in finalize.json()["fields"]
+    start = api.post("/v1/session/start", {"language": "en", "userId": 0}, format="json")
+    assert start.status_code == 400
+    assert "userId" in start.json()["fields"]
+    analysed = api.post("/v1/med/session", {"text": 12, "type": "diagnosis"}, format="json")
+    assert analysed.status_code == 400
+    assert ConsultationSession.objects.count() == 1  # only the started one
