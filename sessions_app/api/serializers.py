@@ -8,7 +8,15 @@ from rest_framework import serializers
 
 from mediqom.records.api.serializers import StrictCharField
 
-# JSON bodies: text fields take strings only (a number is a 400, not quietly "0").
+# JSON bodies: text fields take strings only (a number is a 400, not quietly "0"), flags
+# take true/false only (not 0 or "yes").
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 class SessionStartInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -16,14 +24,14 @@ class SessionStartInput(serializers.Serializer):  # type: ignore[type-arg]
     models = serializers.ListField(
         child=StrictCharField(max_length=64), required=False, max_length=20
     )
-    translate = serializers.BooleanField(required=False, default=False)
+    translate = StrictBooleanField(required=False, default=False)
     userId = StrictCharField(required=False, allow_blank=True)  # sent, ignored
     # Patient context the clinician supplies (used in prompts, stored encrypted only).
     patientContext = serializers.DictField(required=False)
 
 
 class SessionEndInput(serializers.Serializer):  # type: ignore[type-arg]
-    analyze = serializers.BooleanField(required=False, default=True)
+    analyze = StrictBooleanField(required=False, default=True)
 
 
 class FeedbackInput(serializers.Serializer):  # type: ignore[type-arg]

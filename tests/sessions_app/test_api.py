@@ -317,6 +317,9 @@ def test_text_fields_take_strings_only(api, started):
     start = api.post("/v1/session/start", {"language": "en", "userId": 0}, format="json")
     assert start.status_code == 400
     assert "userId" in start.json()["fields"]
+    flag = api.post("/v1/session/start", {"language": "en", "translate": 0}, format="json")
+    assert flag.status_code == 400
+    assert "translate" in flag.json()["fields"]
     analysed = api.post("/v1/med/session", {"text": 12, "type": "diagnosis"}, format="json")
     assert analysed.status_code == 400
     assert ConsultationSession.objects.count() == 1  # only the started one
