@@ -222,6 +222,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two request fields are named `type`: documents' and POST /v1/med/session's.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentTypeEnum": "mediqom.records.models.DOCUMENT_TYPES",
+        "MedSessionTypeEnum": ["transcript", "diagnosis"],
+    },
 }
 
 # Recovery endpoints: at most this many failed attempts per email and per client IP per window.
@@ -336,6 +341,29 @@ def _field_keys() -> list[str]:
 
 
 MEDIQOM_FIELD_ENCRYPTION_KEYS = _field_keys()
+
+# ---------------------------------------------------------------- LIVE CONSULTATIONS (sessions_app)
+# An active session with no activity for this long is ended (`manage.py end_idle_sessions`).
+MEDIQOM_SESSION_IDLE_MINUTES = env_int("MEDIQOM_SESSION_IDLE_MINUTES", 30, minimum=1)
+# Ended sessions (transcripts, analysis, report, events) are deleted after this many hours
+# (`manage.py purge_sessions`).
+MEDIQOM_SESSION_TTL_HOURS = env_int("MEDIQOM_SESSION_TTL_HOURS", 24, minimum=1)
+# Live analysis throttle: at most one run per session per interval, and only once the
+# transcript grew by this many characters (one run in flight; later text is coalesced).
+MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS = env_int(
+    "MEDIQOM_SESSION_ANALYSIS_MIN_INTERVAL_SECONDS", 10, minimum=0
+)
+MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS = env_int(
+    "MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS", 80, minimum=1
+)
+# An analysis run that has been "in flight" this long is considered dead and may be retried.
+MEDIQOM_SESSION_ANALYSIS_STALE_SECONDS = env_int(
+    "MEDIQOM_SESSION_ANALYSIS_STALE_SECONDS", 300, minimum=10
+)
+# Largest audio file accepted for transcription (OpenAI's limit is 25 MB).
+MEDIQOM_TRANSCRIBE_MAX_BYTES = env_int(
+    "MEDIQOM_TRANSCRIBE_MAX_BYTES", 25 * 1024 * 1024, minimum=1024
+)
 
 # ---------------------------------------------------------------- FEATURE FLAGS
 MEDIQOM_ENABLE_ADMIN = env_bool("MEDIQOM_ENABLE_ADMIN", True)

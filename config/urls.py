@@ -11,6 +11,7 @@ from mediqom.api.exceptions import json_not_found
 v1_patterns: list[URLPattern | URLResolver] = [
     path("", include("mediqom.records.api.urls")),
     path("", include("crypto_app.api.urls")),
+    path("", include("sessions_app.api.urls")),
     path("", include("mediqom.billing.api.urls")),
     path("", include("imports_app.api.urls")),
 ]

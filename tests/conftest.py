@@ -90,6 +90,10 @@ USER_TABLES = [
     "streams",
     "stream_events",
     "import_jobs",
+    # sessions_app
+    "consultation_sessions",
+    "session_transcripts",
+    "session_feedback",
 ]
 
 
