@@ -324,3 +324,23 @@ LOGGING = build_logging_config(
     namespaces=env_list("MEDIQOM_LOG_NAMESPACES", ["*"]),
     json_lines=env_bool("MEDIQOM_LOG_JSON", not EMBEDDED),
 )
+
+# ---------------------------------------------------------------- AI PROVIDERS (mediqom/ai)
+# Providers and flows live in config/ai-models.yaml; keys and addresses only here (env).
+MEDIQOM_AI_MODELS_FILE = Path(
+    env_str("MEDIQOM_AI_MODELS_FILE", str(BASE_DIR / "config" / "ai-models.yaml"))
+)
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+GEMINI_API_KEY = env_str("GEMINI_API_KEY") or env_str("GOOGLE_API_KEY")
+GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")
+MEDIQOM_AI_COMPAT_BASE_URL = env_str("MEDIQOM_AI_COMPAT_BASE_URL")
+MEDIQOM_AI_COMPAT_API_KEY = env_str("MEDIQOM_AI_COMPAT_API_KEY")
+MEDIQOM_AI_COMPAT_MODEL = env_str("MEDIQOM_AI_COMPAT_MODEL")
+MEDIQOM_AI_COMPAT_TRANSCRIBE_MODEL = env_str("MEDIQOM_AI_COMPAT_TRANSCRIBE_MODEL")
+# Overrides of the YAML's performance block (0 / -1: keep the YAML's value)
+MEDIQOM_AI_TIMEOUT_MS = env_int("MEDIQOM_AI_TIMEOUT_MS", 0, minimum=0)
+MEDIQOM_AI_MAX_RETRIES = env_int("MEDIQOM_AI_MAX_RETRIES", -1, minimum=-1)
+MEDIQOM_AI_RETRY_BACKOFF_MS = env_int("MEDIQOM_AI_RETRY_BACKOFF_MS", -1, minimum=-1)
+# Use only the offline `local` provider, even when keys are set
+MEDIQOM_AI_OFFLINE = env_bool("MEDIQOM_AI_OFFLINE", False)

@@ -24,3 +24,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 else:
     DATABASES["default"]["TEST"] = {}  # SQLite: in memory
+
+# Tests never reach a real AI provider: keys and addresses come only from the stub fixtures.
+OPENAI_API_KEY = None
+OPENAI_BASE_URL = None
+GEMINI_API_KEY = None
+GEMINI_BASE_URL = None
+MEDIQOM_AI_COMPAT_BASE_URL = None
+MEDIQOM_AI_COMPAT_API_KEY = None
+MEDIQOM_AI_OFFLINE = False

@@ -168,3 +168,28 @@ def rls_disabled(db: None) -> Iterator[None]:
 
 
 os.environ.setdefault("MEDIQOM_TEST_RUN", "1")
+
+
+# ---------------------------------------------------------------- AI providers (stubbed)
+@pytest.fixture
+def ai_stub() -> Iterator[Any]:
+    """A real HTTP server on 127.0.0.1 answering like OpenAI and Gemini (tests/ai_stub.py)."""
+    from tests.ai_stub import AIStub
+
+    stub = AIStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def ai_providers(settings: Any, ai_stub: Any) -> Any:
+    """OpenAI and Gemini configured (test keys) and pointed at the stub; 2 s timeout per
+    attempt, no retries and no backoff unless a test sets MEDIQOM_AI_MAX_RETRIES."""
+    settings.OPENAI_API_KEY = "sk-test-stub"
+    settings.OPENAI_BASE_URL = ai_stub.openai_base_url
+    settings.GEMINI_API_KEY = "gemini-test-stub"
+    settings.GEMINI_BASE_URL = ai_stub.gemini_base_url
+    settings.MEDIQOM_AI_TIMEOUT_MS = 2000
+    settings.MEDIQOM_AI_MAX_RETRIES = 0
+    settings.MEDIQOM_AI_RETRY_BACKOFF_MS = 0
+    return ai_stub
