@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "mediqom.records",
     "mediqom.audit",
     "mediqom.billing",
+    "mediqom.serenity",
     "sessions_app",
     "imports_app",
     "crypto_app",

@@ -12,6 +12,7 @@ v1_patterns: list[URLPattern | URLResolver] = [
     path("", include("mediqom.records.api.urls")),
     path("", include("crypto_app.api.urls")),
     path("", include("mediqom.billing.api.urls")),
+    path("", include("mediqom.serenity.api.urls")),
 ]
 if settings.MEDIQOM_ENABLE_API_DOCS:
     v1_patterns += [
