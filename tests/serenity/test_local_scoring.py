@@ -161,3 +161,15 @@ def test_it_uses_the_local_provider_when_offline_is_forced_even_with_keys(
     assert (body["provider"], body["offline"]) == ("local", True)
     assert body["totalScore"] == 9
     assert ai_providers.requests == []
+
+
+@pytest.mark.parametrize("language", ["en", "cs", "de"])
+def test_the_lexicon_covers_every_question_and_score_of_both_forms(language: str) -> None:
+    from mediqom.serenity.lexicon import lexicon
+
+    table = lexicon()[language]
+    for form_type in ("pre", "post"):
+        for question in form_get(form_type)["questions"]:  # type: ignore[arg-type]
+            spec = table.questions[question["id"]]
+            assert spec.topic
+            assert {cue.level for cue in spec.cues} == set(question["scores"])
