@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "mediqom.audit",
     "mediqom.billing",
     "mediqom.streams",
+    "mediqom.serenity",
     "sessions_app",
     "imports_app",
     "crypto_app",

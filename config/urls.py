@@ -14,6 +14,7 @@ v1_patterns: list[URLPattern | URLResolver] = [
     path("", include("sessions_app.api.urls")),
     path("", include("mediqom.billing.api.urls")),
     path("", include("imports_app.api.urls")),
+    path("", include("mediqom.serenity.api.urls")),
 ]
 if settings.MEDIQOM_ENABLE_API_DOCS:
     v1_patterns += [

@@ -53,6 +53,10 @@ def test_every_app_has_the_standard_rooms():
                 m for m in missing if m not in ("consumers.py", "tasks.py", "management/commands")
             ]
         assert missing == [], f"{app} lacks {missing}"
+    # Stateless form scoring: no tables, no live channel, no background work.
+    stateless = ["services.py", "api/views.py", "api/serializers.py", "api/urls.py"]
+    assert [room for room in stateless if not (ROOT / "mediqom/serenity" / room).exists()] == []
+    assert not (ROOT / "mediqom/serenity/models.py").exists()
 
 
 def test_no_user_owned_query_bypasses_for_user_in_selectors():

@@ -1,0 +1,1 @@
+"""SERENITY therapeutic form scoring: transcript -> form responses, score, interpretation."""
