@@ -25,9 +25,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 else:
     DATABASES["default"]["TEST"] = {}  # SQLite: in memory
 
-# Tests never reach a real AI provider: keys and addresses come only from the stub fixtures.
-OPENAI_API_KEY = None
-OPENAI_BASE_URL = None
+# Tests never reach a real AI provider: keys and addresses come only from the stub fixtures
+# (or, for a server process a test starts, an OpenAI address on the loopback stub).
+_LOOPBACK_OPENAI = (os.environ.get("OPENAI_BASE_URL") or "").startswith("http://127.0.0.1:")
+OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") if _LOOPBACK_OPENAI else None
+OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") if _LOOPBACK_OPENAI else None
 GEMINI_API_KEY = None
 GEMINI_BASE_URL = None
 MEDIQOM_AI_COMPAT_BASE_URL = None

@@ -7,17 +7,17 @@ from uuid import UUID
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from imports_app import selectors, services
 from imports_app.api.serializers import job_detail, job_summary, parse_job_create
 from mediqom.api.base import AuthedRequest, BaseApi
-from mediqom.api.schema import ERROR_RESPONSES
+from mediqom.api.schema import ERROR_RESPONSES, SSE_EVENTS
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 
 _SSE: dict[Any, Any] = {
-    (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR),
+    (200, "text/event-stream"): SSE_EVENTS,
     **ERROR_RESPONSES,
 }
 
@@ -27,7 +27,9 @@ def _terminal(payload: dict[str, Any]) -> bool:
 
 
 class ImportJobListApi(BaseApi):
-    @extend_schema(operation_id="import_jobs_list", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="import_jobs_list", responses={200: OpenApiTypes.OBJECT, **ERROR_RESPONSES}
+    )
     def get(self, request: AuthedRequest) -> Response:
         services.import_jobs_purge_expired(user=request.user)
         jobs = selectors.import_job_list(user=request.user)

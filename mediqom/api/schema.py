@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -23,6 +24,11 @@ ERROR_RESPONSES: dict[int, Any] = {
     404: OpenApiResponse(ErrorEnvelope, description="Not found (or not yours)"),
     413: OpenApiResponse(ErrorEnvelope, description="Body too large"),
 }
+
+# An SSE body: `data:` lines, each one compact JSON object (the event's payload).
+SSE_EVENTS = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="Server-sent events; each `data:` line is one JSON object"
+)
 
 
 class MediqomAutoSchema(AutoSchema):

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from mediqom.ai import ai_configured
 from mediqom.api.base import AuthedRequest, BaseApi, parse
 from mediqom.api.parsers import LimitedJSONParser
-from mediqom.api.schema import ERROR_RESPONSES, ErrorEnvelope
+from mediqom.api.schema import ERROR_RESPONSES, SSE_EVENTS, ErrorEnvelope
 from mediqom.errors import InvalidInput
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 from sessions_app import analysis, chat, events, selectors, services, tasks
@@ -322,7 +322,7 @@ class ChatConversationApi(BaseApi):
 
     @extend_schema(
         request=ChatInput,
-        responses={(200, "text/event-stream"): str, **ERROR_RESPONSES, **AI_ERRORS},
+        responses={(200, "text/event-stream"): SSE_EVENTS, **ERROR_RESPONSES, **AI_ERRORS},
     )
     def post(self, request: AuthedRequest) -> StreamingHttpResponse:
         data = parse(ChatInput, request.data)
@@ -342,7 +342,7 @@ class SessionStreamApi(BaseApi):
 
     content_negotiation_class = IgnoreAcceptNegotiation
 
-    @extend_schema(responses={(200, "text/event-stream"): str, **ERROR_RESPONSES})
+    @extend_schema(responses={(200, "text/event-stream"): SSE_EVENTS, **ERROR_RESPONSES})
     def get(self, request: AuthedRequest, session_id: UUID) -> HttpResponseBase:
         session = selectors.session_get(user=request.user, session_id=session_id)
         return sse_response(

@@ -40,6 +40,7 @@ def test_any_signed_in_user_gets_the_same_stateless_answer(analyze: Any, bob: An
         ({"transcript": "", "formType": "pre"}, "transcript"),
         ({"transcript": "   ", "formType": "pre"}, "transcript"),
         ({"transcript": ["a", "list"], "formType": "pre"}, "transcript"),
+        ({"transcript": 0, "formType": "pre"}, "transcript"),
         ({"transcript": "x" * 20_001, "formType": "pre"}, "transcript"),
         ({"transcript": "Calm face."}, "formType"),
         ({"transcript": "Calm face.", "formType": "during"}, "formType"),

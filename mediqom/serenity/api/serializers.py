@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from mediqom.records.api.serializers import StrictCharField
 from mediqom.serenity.forms import FORM_TYPES
 
 # A spoken observation is a few hundred words; this bounds what is sent to a model.
@@ -15,7 +16,7 @@ LANGUAGES = {"en": "English", "cs": "Czech", "de": "German"}
 class SerenityAnalyzeInput(serializers.Serializer):  # type: ignore[type-arg]
     """`{transcript, formType: "pre"|"post", language?: "en"|"cs"|"de"}` (default English)."""
 
-    transcript = serializers.CharField(max_length=MAX_TRANSCRIPT_CHARS)
+    transcript = StrictCharField(max_length=MAX_TRANSCRIPT_CHARS)
     formType = serializers.ChoiceField(choices=FORM_TYPES)
     language = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=16, default=None
