@@ -13,7 +13,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from crypto_app.primitives import CryptoFormatError, normalize_recovery_key
-from mediqom.records.api.serializers import StrictCharField
+from mediqom.api.fields import StrictCharField
 
 # base64(SHA-256(...)): 32 bytes → 43 characters and one "=".
 recovery_hash_format = RegexValidator(

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from mediqom.records.api.serializers import StrictCharField
+from mediqom.api.fields import StrictCharField
 
 # JSON bodies: text fields take strings only (a number is a 400, not quietly "0"), flags
 # take true/false only (not 0 or "yes").

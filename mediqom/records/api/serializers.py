@@ -7,19 +7,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mediqom.api.fields import StrictCharField
 from mediqom.records.models import DOCUMENT_TYPES, LANGUAGES
 
 # Ciphertext and PEM strings are stored verbatim: no trimming, any length.
 Cipher = dict[str, Any]
-
-
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans instead of turning them into text."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return str(super().to_internal_value(data))
 
 
 def ciphertext(**kwargs: Any) -> serializers.CharField:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from mediqom.records.api.serializers import StrictCharField
+from mediqom.api.fields import StrictCharField
 from mediqom.serenity.forms import FORM_TYPES
 
 # A spoken observation is a few hundred words; this bounds what is sent to a model.
