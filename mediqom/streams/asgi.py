@@ -81,7 +81,7 @@ def _request_id(scope: dict[str, Any]) -> str:
     """The proxy's X-Request-ID when sane, else a new one (as RequestIdMiddleware does)."""
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            incoming = value.decode("latin-1")
+            incoming = bytes(value).decode("latin-1")
             if SAFE_REQUEST_ID.match(incoming):
                 return incoming
     return uuid.uuid4().hex
