@@ -286,9 +286,14 @@ def claim(
     )  # fmt: skip
     run = Claim(job_id=job.id, user_id=job.user_id, started_at=now.isoformat())
     if mode == "task":
-        # The database backend writes the task row in this transaction: claimed and queued
-        # together, or neither.
-        process_import_job.enqueue(str(run.job_id), str(run.user_id), run.started_at)
+        args = (str(run.job_id), str(run.user_id), run.started_at)
+        if settings.MEDIQOM_TASKS_BACKEND == "database":
+            # The database backend writes the task row in this transaction: claimed and
+            # queued together, or neither.
+            process_import_job.enqueue(*args)
+        else:
+            # In-process backends start at once: only after the claim is committed.
+            transaction.on_commit(lambda: process_import_job.enqueue(*args))
     return decision, run
 
 
