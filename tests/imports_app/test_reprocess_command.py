@@ -26,7 +26,7 @@ from mediqom.auth.tokens import SupabaseUser
 from mediqom.records.quotas import check_scans_available
 from mediqom.streams.models import StreamEvent
 from tests.imports_app.conftest import give_keys, job_body
-from tests.imports_app.test_pipeline import PAGE_1, PAGE_2, program_document
+from tests.imports_app.test_pipeline import FEATURES, PAGE_1, PAGE_2, program_document
 from tests.streams.conftest import ROOT, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,9 +147,14 @@ def test_dry_run_lists_the_decisions_and_changes_nothing(ai_providers, alice, bo
     scans = check_scans_available(user=alice)["available"]
     calls = len(ai_providers.requests)
 
-    out = run("--all", "--dry-run")
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command("reprocess_imports", "--all", "--dry-run", stdout=out, stderr=err)
+    out = out.getvalue()
 
     assert "5 job(s) selected (dry run: nothing is changed)" in out
+    assert err.getvalue().splitlines()[0] == "[" + "#" * 6 + "." * 24 + "] 1/5 jobs"
+    assert err.getvalue().splitlines()[-1] == "[" + "#" * 30 + "] 5/5 jobs"
     assert f"{failed.id}: would reprocess (failed: resume from the last finished stage)" in out
     assert f"{created.id}: skipped: never processed" in out
     assert f"{completed.id}: cannot: completed: the server keeps no readable inputs" in out
@@ -305,3 +310,73 @@ def test_with_the_database_backend_claim_and_task_are_stored_together(ai_provide
     assert "skipped: being processed (queued or running)" in again.stdout
     assert DBTaskResult.objects.count() == 1  # not queued twice
     assert check_scans_available(user=alice)["available"] == scans
+
+
+def half_analysed_job(user: SupabaseUser, stub: Any) -> ImportJob:
+    """Two documents: the first analysed (non-medical: the workflow stops after feature
+    detection), the second failed."""
+    job = import_job_create(user=user, files=job_body(2)["files"], language="Czech")
+    pages = [{"page": 1, "text": PAGE_1}, {"page": 2, "text": PAGE_2}]
+    documents = [{**ASSESSOR["documents"][0], "pages": [n]} for n in (1, 2)]
+    stub.reply(tool="ocr_extractor", args={"pages": pages}, times=1)
+    stub.reply(tool="document_assessor", args={"documents": documents}, times=1)
+    stub.reply(tool="feature_detection", args={**FEATURES, "isMedical": False}, times=1)
+    import_job_start(user=user, job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == "error"
+    assert len(json.loads(job.checkpoint or "{}")["analysis"]) == 1
+    return job
+
+
+def test_redo_analysis_analyses_every_document_again_from_the_stored_text(ai_providers, alice):
+    private = give_keys(alice)
+    resumed, redone = half_analysed_job(alice, ai_providers), half_analysed_job(alice, ai_providers)
+    ai_providers.reply(tool="feature_detection", args={**FEATURES, "isMedical": False})
+    ocr = len(ai_providers.calls(tool="ocr_extractor"))
+
+    def detections() -> int:
+        return len(ai_providers.calls(tool="feature_detection"))
+
+    before = detections()
+    assert f"{resumed.id}: completed" in run("--job", str(resumed.id), "--inline")
+    assert detections() == before + 1  # only the failed document
+    before = detections()
+    assert f"{redone.id}: completed" in run("--job", str(redone.id), "--inline", "--redo-analysis")
+    assert detections() == before + 2  # both documents, from the stored text
+    assert len(ai_providers.calls(tool="ocr_extractor")) == ocr  # no page read again
+    assert len(decrypt_analysis(redone, private)) == 2
+    # another option set is another configuration: the resumed job is not skipped for it
+    assert "already reprocessed" not in run(
+        "--job", str(resumed.id), "--redo-analysis", "--dry-run"
+    )
+
+
+def test_sigterm_stops_after_the_current_job_and_leaves_the_rest_untouched(ai_providers, alice):
+    give_keys(alice)
+    jobs = [failed_job(alice, ai_providers) for _ in range(3)]
+    program_document(ai_providers, delay=0.8)
+    env = command_env(ai_providers)
+    command = [sys.executable, "manage.py", "reprocess_imports", "--status", "error", "--inline"]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        busy = ImportJob.objects.filter(status__in=("extracting", "analyzing"), progress__gte=30)
+        while not busy.exists():
+            assert time.monotonic() < deadline, "the command did not start the first job"
+            time.sleep(0.05)
+        untouched = [snapshot(job) for job in jobs[1:]]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "interrupted: stopping after the current job" in err
+    assert f"{jobs[0].id}: completed" in out
+    assert "stopped: 2 job(s) not visited" in out
+    jobs[0].refresh_from_db()
+    assert jobs[0].status == "completed"
+    assert [snapshot(job) for job in jobs[1:]] == untouched
