@@ -20,6 +20,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from crypto_app.primitives import aes_decrypt_json, unwrap_key
+from imports_app import reprocess
 from imports_app.models import ImportJob
 from imports_app.services import import_job_create, import_job_start
 from mediqom.auth.tokens import SupabaseUser
@@ -250,6 +251,10 @@ def test_killed_mid_run_then_rerun_completes_every_job_once(ai_providers, alice)
             time.sleep(0.05)
         else:
             raise AssertionError("the command did not get to the second job")
+        # While it runs, the job's advisory lock tells other runs to keep off.
+        running = ImportJob.objects.get(status__in=("extracting", "analyzing"))
+        seen = reprocess.inspect(running.id, key="any")
+        assert seen.reason == "being reprocessed by another command"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
