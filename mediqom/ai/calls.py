@@ -148,8 +148,8 @@ def structured_call(
 
     def attempt(candidate: Candidate) -> tuple[dict[str, Any], int]:
         if candidate.kind == "local":  # `local` named in the flow, e.g. as the last fallback
-            return validate_output(function, _attempt_local(local_fn, function, system,
-                                                            content, language)), 0  # fmt: skip
+            raw_local = _attempt_local(local_fn, function, system, content, language)
+            return validate_output(function, raw_local), 0
         call = (
             providers.gemini_function_call
             if candidate.kind == "gemini"
@@ -169,9 +169,12 @@ def structured_call(
 
 
 def _attempt_local(
-    fn: Callable[..., Any] | None, function: dict[str, Any], system: str, content: Content,
+    fn: Callable[..., Any] | None,
+    function: dict[str, Any],
+    system: str,
+    content: Content,
     language: str,
-) -> Any:  # fmt: skip
+) -> Any:
     """The offline function as one attempt of a chain: its failures end the attempt."""
     if fn is None:  # filtered out before; kept for the type checker
         raise providers.AttemptError("ai_unavailable", retryable=False)
