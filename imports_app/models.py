@@ -50,6 +50,10 @@ class ImportJob(models.Model):
     checkpoint = EncryptedTextField(null=True, blank=True)
     scan_source = models.TextField(null=True, blank=True)
     run_since = models.BigIntegerField(default=0)
+    # The last operator reprocessing (manage.py reprocess_imports): {key, at, mode}. `key`
+    # identifies the configuration it ran with (rerunning with the same one skips the job),
+    # `at` equals processing_started_at while that run holds the claim. No patient data.
+    reprocess = models.JSONField(null=True, blank=True)
 
     objects = ImportJobQuerySet.as_manager()
 

@@ -32,7 +32,6 @@ from imports_app.pipeline.progress import ProgressFn, scaled
 from imports_app.pipeline.usage import Usage
 from imports_app.pipeline.workflow import run_unified_workflow
 from mediqom.ai import AIProviderError
-from mediqom.ai.config import candidates, local_allowed
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.db.rls import rls_context
 from mediqom.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
@@ -389,39 +388,16 @@ def import_job_run(*, user: SupabaseUser, job_id: UUID, started_at: str) -> str:
     return _complete(run, outcome)
 
 
-ISO_LANGUAGES = {"English": "en", "Czech": "cs", "German": "de"}
-
-
-def offline() -> bool:
-    """No AI provider is configured for import and the offline `local` provider may run:
-    the whole job then goes through imports_app.local (PDF text layer, OCR, rules)."""
-    flows = ("ocr_extraction", "extraction")
-    return all(not candidates(flow)[1] and local_allowed(flow) for flow in flows)
-
-
 def _assess(images: list[str], language: str, progress: ProgressFn, usage: Usage) -> Any:
-    if offline():
-        from imports_app.local import assess_local
-
-        progress("ocr_extraction", 50, f"Reading {len(images)} page(s) offline")
-        result = assess_local(pages=list(images), language=ISO_LANGUAGES.get(language))
-        usage.local = True
-        return result
+    """OCR pass and document assessment through the AI layer (flows `ocr_extraction`,
+    `document_type_routing`): a remote provider, or the offline `local` one
+    (imports_app.local.flows) where config/ai-models.yaml sends the flow to it."""
     return assess(images=images, language=language, progress=progress, usage=usage)
 
 
 def _analyse(
     text: str, pages: list[dict[str, Any]], language: str, progress: ProgressFn, usage: Usage
 ) -> dict[str, Any]:
-    if offline():
-        from imports_app.local import analyze_local
-        from imports_app.pipeline.assess import pages_text
-
-        progress("local_analysis", 50, "Analysing the document offline")
-        result = analyze_local(text=pages_text(pages), language=ISO_LANGUAGES.get(language))
-        usage.local = True
-        result["processing"] = usage.label()
-        return result
     state = run_unified_workflow(
         text=text, pages=pages, language=language, progress=progress, usage=usage
     )

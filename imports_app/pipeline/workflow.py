@@ -17,6 +17,7 @@ from mediqom.ai.config import candidates
 from mediqom.errors import InvalidInput
 
 from .assess import image_parts, ocr_pages, text_pages
+from .coding import code_signals
 from .nodes import WRAPPER_KEYS, Node, groups, selected
 from .progress import ProgressFn, locked, no_progress, scaled
 from .prompts import MEDICAL_SYSTEM
@@ -158,6 +159,7 @@ def run_unified_workflow(
                 )
     if isinstance(state.get("signals"), list):
         kept, rejected = verify_signals(state["signals"], pages)
+        code_signals(kept, pages)
         state["signals"] = kept
         state["rejectedValues"] = rejected
         if rejected:

@@ -9,7 +9,7 @@ from mediqom.ai.calls import (
     transcribe,
 )
 from mediqom.ai.errors import AIError, AIProviderError, AIUnavailable
-from mediqom.ai.local import register_local, unregister_local
+from mediqom.ai.local import local_override, register_local, unregister_local
 
 __all__ = [
     "AIError",
@@ -17,6 +17,7 @@ __all__ = [
     "AIUnavailable",
     "StructuredResult",
     "ai_configured",
+    "local_override",
     "localise",
     "register_local",
     "stream_chat",

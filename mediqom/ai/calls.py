@@ -128,8 +128,11 @@ def structured_call(
     """
     function = localise(schema, language)
     system = localise(system, language)
-    _, chain = candidates(flow)
-    if not chain:
+    _, chain = candidates(flow, include_local=True)
+    local_fn = local_function(flow) if local_allowed(flow) else None
+    chain = [c for c in chain if c.kind != "local" or local_fn is not None]
+    if not any(c.kind != "local" for c in chain):
+        # Nothing remote is configured: the offline function, or AIUnavailable.
         fn = _local_or_unavailable(flow)
         raw = _call_local(fn, schema=function, system=system, content=content, language=language)
         try:
@@ -144,6 +147,9 @@ def structured_call(
         )
 
     def attempt(candidate: Candidate) -> tuple[dict[str, Any], int]:
+        if candidate.kind == "local":  # `local` named in the flow, e.g. as the last fallback
+            raw_local = _attempt_local(local_fn, function, system, content, language)
+            return validate_output(function, raw_local), 0
         call = (
             providers.gemini_function_call
             if candidate.kind == "gemini"
@@ -158,8 +164,27 @@ def structured_call(
         provider=used.provider,
         model=used.model_id,
         token_usage=tokens,
-        labelled_local=False,
+        labelled_local=used.kind == "local",
     )
+
+
+def _attempt_local(
+    fn: Callable[..., Any] | None,
+    function: dict[str, Any],
+    system: str,
+    content: Content,
+    language: str,
+) -> Any:
+    """The offline function as one attempt of a chain: its failures end the attempt."""
+    if fn is None:  # filtered out before; kept for the type checker
+        raise providers.AttemptError("ai_unavailable", retryable=False)
+    try:
+        return fn(schema=function, system=system, content=content, language=language)
+    except ApiError as exc:
+        raise providers.AttemptError(exc.code, retryable=False, status=exc.status) from None
+    except Exception as exc:  # noqa: BLE001 - a broken local function must not leak data
+        logger.warning("local ai function failed (%s)", type(exc).__name__)
+        raise providers.AttemptError("ai_local_error", retryable=False) from None
 
 
 def stream_chat(*, flow: str, messages: list[dict[str, Any]]) -> Iterator[str]:

@@ -319,8 +319,11 @@ def flow_model_key(config: AIConfig, flow: FlowSpec) -> str | None:
     return model
 
 
-def candidates(flow_name: str) -> tuple[FlowSpec, list[Candidate]]:
-    """The flow and its configured remote candidates in order (unconfigured ones dropped)."""
+def candidates(flow_name: str, *, include_local: bool = False) -> tuple[FlowSpec, list[Candidate]]:
+    """The flow and its configured remote candidates in order (unconfigured ones dropped).
+    With `include_local`, a `local` provider named in the flow (as its provider or in
+    `fallback_providers`) is a candidate at that place (kind "local", model "local") when the
+    flow allows the offline provider."""
     config = ai_config()
     flow = config.flows.get(flow_name)
     if flow is None:
@@ -341,7 +344,26 @@ def candidates(flow_name: str) -> tuple[FlowSpec, list[Candidate]]:
     seen: set[tuple[str, str]] = set()
     for provider_name, model_key in order:
         spec = config.providers[provider_name]
-        if spec.kind == "local" or model_key is None or not provider_configured(spec):
+        if spec.kind == "local":
+            if include_local and local_allowed(flow_name) and (provider_name, "local") not in seen:
+                seen.add((provider_name, "local"))
+                result.append(
+                    Candidate(
+                        provider=provider_name,
+                        kind="local",
+                        model_key="local",
+                        model_id="local",
+                        api_key=None,
+                        base_url=None,
+                        max_tokens=None,
+                        temperature=0.0,
+                        timeout_s=timeout_ms / 1000,
+                        max_retries=0,  # deterministic: a retry would fail the same way
+                        retry_backoff_s=0.0,
+                    )
+                )
+            continue
+        if model_key is None or not provider_configured(spec):
             continue
         if (provider_name, model_key) in seen:
             continue

@@ -9,7 +9,8 @@ Other apps register theirs at import time (AppConfig.ready), e.g.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 LocalFn = Callable[..., Any]
@@ -34,3 +35,19 @@ def local_function(flow: str) -> LocalFn | None:
     """The registered offline function for a flow, if any."""
     with _lock:
         return _registry.get(flow)
+
+
+@contextmanager
+def local_override(flow: str, fn: LocalFn) -> Iterator[None]:
+    """Use `fn` for the flow inside the block, then put back what was registered (tests)."""
+    with _lock:
+        previous = _registry.get(flow)
+        _registry[flow] = fn
+    try:
+        yield
+    finally:
+        with _lock:
+            if previous is None:
+                _registry.pop(flow, None)
+            else:
+                _registry[flow] = previous

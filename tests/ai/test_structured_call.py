@@ -13,9 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from mediqom.ai import (
     AIProviderError,
     AIUnavailable,
-    register_local,
+    local_override,
     structured_call,
-    unregister_local,
 )
 
 LAB = {
@@ -197,11 +196,8 @@ def test_without_keys_it_uses_the_registered_local_function(ai_stub):
         seen.update(schema=schema["description"], system=system, language=language)
         return {"title": "local <i>title</i>", "flag": "LOW"}
 
-    register_local("extraction", local)
-    try:
+    with local_override("extraction", local):
         result = call(language="German")
-    finally:
-        unregister_local("extraction")
     assert result.data == {"title": "local title", "flag": "low"}
     assert (result.provider, result.model, result.labelled_local) == ("local", "local", True)
     assert seen == {
@@ -214,11 +210,8 @@ def test_without_keys_it_uses_the_registered_local_function(ai_stub):
 
 def test_offline_mode_uses_local_even_with_keys(ai_providers, settings):
     settings.MEDIQOM_AI_OFFLINE = True
-    register_local("extraction", lambda **_: {"title": "offline"})
-    try:
+    with local_override("extraction", lambda **_: {"title": "offline"}):
         result = call()
-    finally:
-        unregister_local("extraction")
     assert result.labelled_local is True
     assert ai_providers.requests == []
 

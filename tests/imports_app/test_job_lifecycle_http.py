@@ -257,7 +257,7 @@ def test_without_a_key_the_job_runs_offline_and_is_labelled_local(
     assert ai_stub.requests == []
     _, analysis = decrypt(get_job(server, alice, job_id), private)
     [report] = analysis
-    assert report["provider"] == "local"
+    assert report["processing"]["providers"] == ["local"]  # every flow went to `local`
     assert report["processing"]["local"] is True
     assert "no AI model" in report["processing"]["label"]
     found = {s["loinc"] for s in report["signals"]}

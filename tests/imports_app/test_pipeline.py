@@ -13,7 +13,7 @@ from imports_app.pipeline.imaging import imaging_response, run_medical_imaging_w
 from imports_app.pipeline.nodes import NODES
 from imports_app.pipeline.schemas import schema, schema_names
 from imports_app.pipeline.workflow import FEATURE_FLAGS, run_unified_workflow
-from mediqom.ai import register_local, unregister_local
+from mediqom.ai import local_override
 from mediqom.errors import InvalidInput
 
 PAGE_1 = """FN Motol - Oddělení klinické biochemie
@@ -292,15 +292,17 @@ def test_the_workflow_rejects_bad_input_before_any_model_call(ai_providers):
 
 
 def test_local_output_is_labelled_as_such(ai_stub):
-    register_local("feature_detection", lambda **_: {**FEATURES, "hasSignals": False,
-                                                      "hasDiagnosis": False})  # fmt: skip
-    register_local("extraction", lambda *, schema, **_: REPORT
-                   if schema["name"] == "extract_medical_report_core" else {})  # fmt: skip
-    try:
+    features = {**FEATURES, "hasSignals": False, "hasDiagnosis": False}
+    with (
+        local_override("feature_detection", lambda **_: features),
+        local_override(
+            "extraction",
+            lambda *, schema, **_: (
+                REPORT if schema["name"] == "extract_medical_report_core" else {}
+            ),
+        ),
+    ):
         state = run_unified_workflow(text=PAGE_1)
-    finally:
-        unregister_local("feature_detection")
-        unregister_local("extraction")
     analysis = report_analysis(state)
     assert analysis["processing"]["local"] is True
     assert "local provider" in analysis["processing"]["label"]
