@@ -152,7 +152,18 @@ def _later(charge: oneshot.Charge, work: Callable[[Usage], dict[str, Any]]) -> L
 
 
 class ImportExtractApi(AfterCommitApi):
-    """The Assessment of page images, whole PDFs or text; every page with its thumbnail."""
+    """The Assessment of page images, whole PDFs or text; every page with its thumbnail.
+
+    Its errors also carry `pages: []` and `documents: []`: the client's `processImages`
+    (called by the finaliser for thumbnails) maps `pages` of whatever answer it gets without
+    checking the status, and without them its promise would never settle."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if isinstance(response.data, dict):
+            response.data.setdefault("pages", [])
+            response.data.setdefault("documents", [])
+        return response
 
     @extend_schema(
         operation_id="import_extract", request=OpenApiTypes.OBJECT, responses=_ONESHOT_JSON
