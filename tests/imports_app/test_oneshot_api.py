@@ -267,3 +267,45 @@ def test_another_users_job_does_not_make_pages_free(alice, bob, client_for):
     before = available(alice)
     ok(client_for(alice).post("/v1/import/extract", {"images": [page_image()]}, format="json"))
     assert available(alice) == before - 1
+
+
+def test_with_a_provider_a_pdf_is_rendered_page_by_page_for_the_model(
+    alice, client_for, ai_providers
+):
+    """The AI path: each PDF page goes to the OCR pass as its own rendered image, and each
+    comes back with its thumbnail."""
+    ai_providers.reply(
+        tool="ocr_extractor",
+        args=lambda request: {
+            "pages": [
+                {"page": n, "text": f"page {n}"}
+                for n in range(1, request.text.count("data:image/png;base64,") + 1)
+            ]
+        },
+    )
+    ai_providers.reply(
+        tool="document_assessor",
+        args={"documents": [{"title": "Lab", "date": "2026-11-20", "language": "en",
+                             "isMedical": True, "isMedicalImaging": False, "hasImages": False,
+                             "pages": [1]}]},
+    )  # fmt: skip
+    response = ok(
+        client_for(alice).post(
+            "/v1/import/extract", {"images": [pdf_url(_two_page_pdf())]}, format="json"
+        )
+    )
+    body = response.json()
+    assert set(body) == {"pages", "documents", "tokenUsage"}
+    assert [(p["page"], p["text"]) for p in body["pages"]] == [(1, "page 1"), (2, "page 2")]
+    for page in body["pages"]:
+        assert_thumbnail(page["thumbnail"])
+    assert body["documents"][0]["pages"] == [1, 2]  # the uncovered page joins the document
+    [ocr] = ai_providers.calls(tool="ocr_extractor")
+    assert ocr.text.count("data:image/png;base64,") == 2
+
+
+def _two_page_pdf() -> bytes:
+    import weasyprint
+
+    html = "<p>Hemoglobin 135 g/L</p><p style='page-break-before: always'>CRP 12 mg/L</p>"
+    return bytes(weasyprint.HTML(string=html).write_pdf())
