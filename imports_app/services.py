@@ -575,3 +575,10 @@ def _fail(run: _Run, usage: Usage, exc: Exception) -> str:
         return "superseded"
     logger.warning("import job failed job=%s code=%s", run.job_id, code)
     return "error"
+
+
+def import_jobs_erase(*, user: SupabaseUser) -> int:
+    """Account deletion: every job of the user goes, whatever its state (a worker still running
+    one finds it gone and stops). Their streams go with the user's streams."""
+    deleted, _ = ImportJob.objects.for_user(user).delete()
+    return deleted

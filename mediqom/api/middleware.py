@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from mediqom.logging import request_id_var
 
 Handler = Callable[[HttpRequest], Any]
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -66,7 +66,7 @@ class RequestIdMiddleware(_Middleware):
 
     def before(self, request: HttpRequest) -> HttpResponseBase | None:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         request_id_var.set(request_id)
         return None

@@ -204,3 +204,15 @@ def beta_status(*, ip: str, email: str) -> dict[str, Any]:
     if row is None:
         raise ApiError("No application found", code="not_found", status=404, legacy_error=True)
     return {"success": True, "status": row["status"], "created_at": row["created_at"]}
+
+
+def billing_erase(*, user: SupabaseUser, profile_ids: list[Any]) -> None:
+    """Account deletion: the user's checkout sessions and billing history go; beta applications
+    (kept for the beta queue, no health data) lose their link to the deleted profiles. PostgreSQL
+    does the same by its foreign keys; this makes it true on every database."""
+    from mediqom.billing.models import PurchaseEvent
+
+    CheckoutSession.objects.for_user(user).delete()
+    PurchaseEvent.objects.for_user(user).delete()
+    # unscoped: applications are not user-owned rows; only the link to the deleted profiles goes
+    BetaApplication.objects.filter(profile_id__in=profile_ids).update(profile_id=None)

@@ -686,10 +686,24 @@ def account_delete(*, user: SupabaseUser, audit: AuditContext) -> None:
         audit, record_type="account", action="delete", record_id=user.id, profile_id=user.id
     )
     with _server_rights(user):
+        _erase_other_apps_data(user, [p.pk for p in profiles])
         Subscription.objects.for_user(user).delete()
         Profile.objects.for_user(user).filter(pk__in=[p.pk for p in profiles]).delete()
     if supabase_configured():
         _auth_user_delete(user)
+
+
+def _erase_other_apps_data(user: SupabaseUser, profile_ids: list[UUID]) -> None:
+    """Rows of other apps that point at these profiles without a Django foreign key: import
+    jobs, event streams (transcripts, analyses) and billing rows go with the account now, on
+    every database (consultation sessions cascade with the profiles)."""
+    from imports_app.services import import_jobs_erase
+    from mediqom.billing.services import billing_erase
+    from mediqom.streams.services import streams_erase
+
+    import_jobs_erase(user=user)
+    streams_erase(user=user, owner_ids=profile_ids)
+    billing_erase(user=user, profile_ids=profile_ids)
 
 
 def _auth_user_delete(user: SupabaseUser) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,14 +25,15 @@ from urllib.parse import parse_qs
 
 import orjson
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpRequest
 
 from mediqom.api.exceptions import envelope
-from mediqom.api.middleware import CORS_HEADERS
+from mediqom.api.middleware import CORS_HEADERS, SAFE_REQUEST_ID
 from mediqom.auth.middleware import authenticate_scope
 from mediqom.auth.tokens import InvalidToken, SupabaseUser
 from mediqom.errors import ApiError, NotAuthenticated
-from mediqom.logging import get_logger
+from mediqom.logging import get_logger, request_id_var
 from mediqom.streams import db
 from mediqom.streams.sse import EventStream, requested_since
 
@@ -75,16 +77,54 @@ def _demo_open(user: SupabaseUser, key: str) -> StreamSpec:
 stream_routes: list[StreamRoute] = [StreamRoute(r"^/v1/streams/(?P<key>[^/]+)/?$", _demo_open)]
 
 
-def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in {**CORS_HEADERS, **pairs}.items()]
+def _request_id(scope: dict[str, Any]) -> str:
+    """The proxy's X-Request-ID when sane, else a new one (as RequestIdMiddleware does)."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            incoming = bytes(value).decode("latin-1")
+            if SAFE_REQUEST_ID.match(incoming):
+                return incoming
+    return uuid.uuid4().hex
 
 
-async def _reply(send: Any, status: int, body: dict[str, Any], extra: dict[str, str]) -> None:
+def _is_secure(scope: dict[str, Any]) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    proxy = settings.SECURE_PROXY_SSL_HEADER
+    if proxy:
+        wanted = proxy[0].removeprefix("HTTP_").lower().replace("_", "-").encode()
+        return any(n == wanted and v.decode("latin-1") == proxy[1] for n, v in scope["headers"])
+    return False
+
+
+def _headers(scope: dict[str, Any], pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """CORS, the request id and the security headers Django's middleware would have added."""
+    headers = {
+        **CORS_HEADERS,
+        "X-Request-ID": request_id_var.get(),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": settings.X_FRAME_OPTIONS,
+        "Referrer-Policy": settings.SECURE_REFERRER_POLICY or "same-origin",
+        **pairs,
+    }
+    if settings.SECURE_HSTS_SECONDS and _is_secure(scope):
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            hsts += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            hsts += "; preload"
+        headers["Strict-Transport-Security"] = hsts
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+async def _reply(
+    scope: dict[str, Any], send: Any, status: int, body: dict[str, Any], extra: dict[str, str]
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": _headers({"Content-Type": "application/json", **extra}),
+            "headers": _headers(scope, {"Content-Type": "application/json", **extra}),
         }
     )
     await send({"type": "http.response.body", "body": orjson.dumps(body)})
@@ -118,6 +158,7 @@ async def serve(
     route: StreamRoute, kwargs: dict[str, str], scope: dict[str, Any], receive: Any, send: Any
 ) -> None:
     """Authenticate, authorize, then stream until the end, the client leaves or shutdown."""
+    request_id_var.set(_request_id(scope))
     try:
         try:
             user = await sync_to_async(authenticate_scope, thread_sensitive=False)(scope)
@@ -128,7 +169,9 @@ async def serve(
         since = _since(scope)
         spec = await db.run(_open, route, user, kwargs)
     except ApiError as exc:
-        await _reply(send, exc.status, envelope(exc.message, exc.code, exc.fields), exc.headers)
+        await _reply(
+            scope, send, exc.status, envelope(exc.message, exc.code, exc.fields), exc.headers
+        )
         return
     stream = EventStream(
         user=user,
@@ -143,11 +186,12 @@ async def serve(
             "type": "http.response.start",
             "status": 200,
             "headers": _headers(
+                scope,
                 {
                     "Content-Type": "text/event-stream",
                     "Cache-Control": "no-cache",
                     "X-Accel-Buffering": "no",
-                }
+                },
             ),
         }
     )

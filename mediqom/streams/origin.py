@@ -1,5 +1,9 @@
 """Origin check for WebSockets: ALLOWED_HOSTS plus MEDIQOM_WS_ALLOWED_ORIGINS (the web app's
-origin when it is served from another host than the API), read from settings per handshake."""
+origin when it is served from another host than the API), read from settings per handshake.
+
+A handshake without an Origin header is accepted: browsers always send one (RFC 6455 §4.1), so
+its absence means a native client (the mobile app), which a foreign page cannot drive with the
+user's cookie — the attack the check exists for. Such a client still needs a valid token."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ class SettingsOriginValidator(OriginValidator):  # type: ignore[misc]  # channel
     def valid_origin(self, parsed_origin: Any) -> bool:
         allowed = [*settings.ALLOWED_HOSTS, *settings.MEDIQOM_WS_ALLOWED_ORIGINS]
         if parsed_origin is None:
-            return "*" in allowed
+            return True
         return any(self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed)
 
 

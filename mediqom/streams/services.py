@@ -130,3 +130,10 @@ def stream_purge(*, now: Any = None) -> int:
             stream.trimmed_seq = stream.last_seq
             stream.save(update_fields=["trimmed_seq"])
     return deleted
+
+
+def streams_erase(*, user: Any, owner_ids: list[UUID]) -> int:
+    """Account deletion: the streams (and every event) of these profiles of the user, at once,
+    ended or not — not after the retention TTL."""
+    deleted, _ = Stream.objects.for_user(user).filter(owner_id__in=owner_ids).delete()
+    return deleted

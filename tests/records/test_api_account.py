@@ -146,3 +146,43 @@ def test_a_storage_failure_deletes_nothing_and_answers_a_legacy_503(alice, clien
         assert response.json()["error"] == "File storage is unavailable"
         assert Profile.objects.filter(pk=alice.id).exists()
         assert stub.deleted_users == []
+
+
+@pytest.mark.sqlite_ok
+def test_account_deletion_erases_import_jobs_streams_and_billing_rows(alice, bob, client_for):
+    """Tables that point at profiles without a Django foreign key are erased too, on PostgreSQL
+    and on SQLite alike; the other user's rows stay."""
+    from imports_app.models import ImportJob
+    from mediqom.billing.models import BetaApplication, CheckoutSession, PurchaseEvent
+    from mediqom.streams.models import Stream, StreamEvent
+    from mediqom.streams.services import stream_append
+
+    for user in (alice, bob):
+        ImportJob.objects.create(user_id=user.id)
+        stream_append(
+            key=f"session:{uuid.uuid4()}", owner_id=user.id, payload={"type": "x", "data": {}}
+        )
+        CheckoutSession.objects.create(id=f"cs_{user.id.hex}", user_id=user.id, mode="payment")
+        PurchaseEvent.objects.create(user_id=user.id, event_type="pack_purchased", source="x")
+    application = BetaApplication.objects.create(
+        profile_id=alice.id,
+        user_type="family",
+        problem_description="-",
+        current_solution="-",
+        data_volume="1-10",
+        timeline="week",
+        name="A",
+        email="a@example.test",
+        country="CZ",
+        language="en",
+    )
+
+    ok(client_for(alice).delete("/v1/user/delete"))
+
+    assert list(ImportJob.objects.values_list("user_id", flat=True)) == [bob.id]
+    assert list(Stream.objects.values_list("owner_id", flat=True)) == [bob.id]
+    assert list(StreamEvent.objects.values_list("owner_id", flat=True)) == [bob.id]
+    assert list(CheckoutSession.objects.values_list("user_id", flat=True)) == [bob.id]
+    assert list(PurchaseEvent.objects.values_list("user_id", flat=True)) == [bob.id]
+    application.refresh_from_db()
+    assert application.profile_id is None

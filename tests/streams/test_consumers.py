@@ -20,10 +20,10 @@ def ev(n: int) -> dict[str, object]:
     return {"type": "analysis_update", "data": {"n": n}, "timestamp": n}
 
 
-def communicator(user=None, origin: bytes = b"http://localhost") -> WebsocketCommunicator:
+def communicator(user=None, origin: bytes | None = b"http://localhost") -> WebsocketCommunicator:
     from config.asgi import application
 
-    headers = [(b"origin", origin)]
+    headers = [] if origin is None else [(b"origin", origin)]
     if user is not None:
         headers.append((b"authorization", f"Bearer {token_for(user)}".encode()))
     return WebsocketCommunicator(application, "/v1/ws", headers=headers)
@@ -48,6 +48,19 @@ async def test_a_foreign_origin_is_rejected_and_an_allowed_one_accepted(alice, s
     settings.MEDIQOM_WS_ALLOWED_ORIGINS = ["https://app.mediqom.example"]
     ws = communicator(alice, origin=b"https://app.mediqom.example")
     assert await ws.connect(timeout=5) == (True, None)
+    await ws.disconnect()
+
+
+async def test_a_native_client_without_origin_is_accepted_with_a_token_only():
+    """No Origin = not a browser (browsers always send it): the mobile app connects; the token
+    is still required."""
+    from tests.conftest import make_user
+
+    ws = communicator(None, origin=None)
+    assert await ws.connect(timeout=5) == (False, 4401)
+    ws = communicator(make_user(), origin=None)
+    assert await ws.connect(timeout=5) == (True, None)
+    assert (await ws.receive_json_from(timeout=5))["type"] == "hello"
     await ws.disconnect()
 
 

@@ -168,3 +168,21 @@ def test_the_auth_cookie_alone_opens_the_stream(start_server, alice):
     ) as r:
         assert r.status_code == 200
         assert [f.id for f in SseReader(r).events(1)] == [1]
+
+
+def test_router_served_streams_carry_the_request_id_and_security_headers(start_server, alice):
+    """Stream GETs skip Django's middleware; the router adds what it would have."""
+    server = start_server()
+    key = new_key()
+    stream_append(key=key, owner_id=alice.id, payload=ev(1))
+    with follow(server, alice, key, headers={"X-Request-ID": "proxy-id-1234"}) as response:
+        assert response.status_code == 200
+        assert response.headers["x-request-id"] == "proxy-id-1234"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["access-control-allow-origin"] == "*"
+    refused = httpx.get(f"{server.url}/v1/streams/{key}", headers={"X-Request-ID": "bad id!"})
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "not_authenticated"
+    assert len(refused.headers["x-request-id"]) == 32  # an unsafe id is replaced by a new one
+    assert refused.headers["x-content-type-options"] == "nosniff"
