@@ -28,9 +28,12 @@ from crypto_app.primitives import encrypt_results_for_profile
 from imports_app.models import PROCESSING, ImportJob
 from imports_app.pipeline.assess import assess
 from imports_app.pipeline.convert import report_analysis
+from imports_app.pipeline.pages import attach_thumbnails, fingerprint, thumbnail
 from imports_app.pipeline.progress import ProgressFn, scaled
 from imports_app.pipeline.usage import Usage
 from imports_app.pipeline.workflow import run_unified_workflow
+from imports_app.selectors import FINGERPRINTS
+from imports_app.validation import validate_data_url
 from mediqom.ai import AIProviderError
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.db.rls import rls_context
@@ -388,16 +391,23 @@ def import_job_run(*, user: SupabaseUser, job_id: UUID, started_at: str) -> str:
     return _complete(run, outcome)
 
 
-def _assess(images: list[str], language: str, progress: ProgressFn, usage: Usage) -> Any:
-    """OCR pass and document assessment through the AI layer (flows `ocr_extraction`,
-    `document_type_routing`): a remote provider, or the offline `local` one
-    (imports_app.local.flows) where config/ai-models.yaml sends the flow to it."""
+def assess_pages(
+    images: list[str], language: str, progress: ProgressFn, usage: Usage
+) -> dict[str, Any]:
+    """Stage 1 (the Assessment) of page images or plain-text pages through the AI layer
+    (flows `ocr_extraction`, `document_type_routing`): a remote provider, or the offline
+    `local` one (imports_app.local.flows) where config/ai-models.yaml sends the flow to it.
+    Shared by jobs and `/v1/import/extract`."""
+    if images and not all(i.startswith("data:") for i in images):
+        return assess(text="\f".join(images), language=language, progress=progress, usage=usage)
     return assess(images=images, language=language, progress=progress, usage=usage)
 
 
-def _analyse(
+def analyse_document(
     text: str, pages: list[dict[str, Any]], language: str, progress: ProgressFn, usage: Usage
 ) -> dict[str, Any]:
+    """Stage 2 (a ReportAnalysis) of one document through the AI layer; shared by jobs and
+    `/v1/import/report`."""
     state = run_unified_workflow(
         text=text, pages=pages, language=language, progress=progress, usage=usage
     )
@@ -425,7 +435,13 @@ def _pipeline(
         images = [i for i in entry.get("processedImages") or [] if isinstance(i, str)]
         if not images:
             raise InvalidInput("A file has no pages", code="import_empty_file")
-        extraction.append(_assess(images, language, sub, usage))
+        assessment = assess_pages(images, language, sub, usage)
+        decoded = [validate_data_url(image).data for image in images]
+        attach_thumbnails(assessment, [thumbnail(data) for data in decoded])
+        extraction.append(assessment)
+        # One-way page fingerprints: a later `/v1/import/extract` of the same pages (the
+        # client's finaliser asking for thumbnails) is not charged a second scan.
+        entry[FINGERPRINTS] = [fingerprint(data) for data in decoded]
         entry["processedImages"] = []  # page images are not kept once extracted
         _persist(run, pem, manifest=manifest, extraction=extraction, analysis=analysis)
         emit("extraction", end, f"Extracted file {index + 1} of {files}")
@@ -449,7 +465,7 @@ def _pipeline(
         if not text.strip():
             analysis.append(report_analysis({"text": ""}, ""))
         else:
-            analysis.append(_analyse(text, pages, language, sub, usage))
+            analysis.append(analyse_document(text, pages, language, sub, usage))
         _persist(run, pem, manifest=manifest, extraction=extraction, analysis=analysis)
         emit("analysis", end, f"Analysed document {index + 1} of {len(documents)}")
     return {"extraction": extraction, "analysis": analysis}

@@ -223,3 +223,28 @@ def imaging_response(
         },
         "tokenUsage": {"total": state["tokenUsage"].get("total", 0)},
     }
+
+
+def imaging_stream_result(
+    state: dict[str, Any], *, images: list[str], language: str, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """The `complete` data of `POST /v1/import/medical-imaging/stream` (contract 2.3): the
+    unified result plus isMedicalImaging, page placeholders (the images stay with the client),
+    documents and metadata (workflowVersion 2.0)."""
+    plain = imaging_response(state, images=images, language=language, metadata=metadata)
+    numbers = list(range(1, len(images) + 1))
+    return {
+        **state["medicalImagingAnalysis"],
+        "isMedicalImaging": True,
+        "pages": [
+            {
+                "page": n,
+                "text": "",
+                "image": f"medical-image-{n}",
+                "thumbnail": f"medical-thumbnail-{n}",
+            }
+            for n in numbers
+        ],
+        "documents": [{**plain["documents"][0], "pages": numbers}],
+        "metadata": {**plain["metadata"], "workflowVersion": "2.0"},
+    }
