@@ -89,13 +89,15 @@ def _build(full: bool, audit: bool) -> _Statement:
     params += [("keys", n) for n in range(len(keys.params))]
     extra_columns = ", x.content, x.attachments" if full else ""
     sql = (
-        "with d as (select x.id, x.metadata, x.type, x.user_id, x.author_id" + extra_columns + ","
+        "with d as materialized (select x.id, x.metadata, x.type, x.user_id, x.author_id"
+        + extra_columns
+        + ","
         " row_number() over (order by x.created_at, x.id) as n"
         f" from ({docs.sql}) as x"
         # A first request (no profile row yet) is the view's: it creates the profile.
         " where exists (select 1 from public.profiles where id = %s)),"
-        " k as (select y.id, y.created_at, y.document_id, y.owner_id, y.user_id, y.key,"
-        " y.author_id, row_number() over (order by y.created_at, y.id) as n"
+        " k as materialized (select y.id, y.created_at, y.document_id, y.owner_id, y.user_id,"
+        " y.key, y.author_id, row_number() over (order by y.created_at, y.id) as n"
         f" from ({keys.sql}) as y where y.document_id in (select d.id from d))"
     )
     if audit:
@@ -162,8 +164,6 @@ def documents_list(
     wrapper = connections["default"]
     if wrapper.vendor != "postgresql" or wrapper.in_atomic_block or wrapper.errors_occurred:
         return None
-    if not wrapper.get_autocommit():
-        return None
     for attempt in (0, 1):
         reused = wrapper.connection is not None
         try:
@@ -177,6 +177,8 @@ def documents_list(
             if attempt or not reused:
                 return None
             continue
+        except _NotHere:
+            return None
         except (psycopg.Error, DatabaseError):
             _reset(wrapper)
             return None
@@ -191,10 +193,16 @@ def documents_list(
     return None
 
 
+class _NotHere(Exception):
+    """The connection is not in autocommit mode (someone opened a transaction by hand)."""
+
+
 def _run(
     wrapper: Any, user: SupabaseUser, audit: AuditContext, profile_id: UUID, full: bool
 ) -> tuple[bool, str | None, bool]:
     wrapper.ensure_connection()
+    if not wrapper.autocommit:
+        raise _NotHere()
     raw: psycopg.Connection[Any] = wrapper.connection
     key = (full, AUDIT_READS)
     statement = _statements.get(key)
@@ -215,15 +223,24 @@ def _run(
     main = psycopg.Cursor(raw)
     with raw.pipeline():
         switch.execute(_SWITCH, [RLS_ROLE, _claims_json(user), str(user.id)])
-        main.execute(
-            statement.sql, params, prepare=None if settings.MEDIQOM_FAST_READS_PREPARE else False
-        )
+        main.execute(statement.sql, params, prepare=_prepare(raw))
     trace.statements += 2
     trace.round_trips += 1
     result = main.fetchone()
     if result is None:
         raise DatabaseError("no row")
     return bool(result[0]), result[1], bool(result[2])
+
+
+def _prepare(raw: psycopg.Connection[Any]) -> bool:
+    """Prepare the statement on this connection (planning it costs more than running it).
+    Django's connections have psycopg's preparing off (threshold None), and its own cursors
+    never prepare (client-side binding); only this path's cursors are affected."""
+    if not settings.MEDIQOM_FAST_READS_PREPARE:
+        return False
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = 5
+    return True
 
 
 def _reset(wrapper: Any) -> None:
