@@ -69,7 +69,7 @@ class FastReads:
         secure = _is_secure(environ)
         if settings.SECURE_SSL_REDIRECT and not secure:
             return None  # SecurityMiddleware redirects
-        if not self._host_allowed(environ):
+        if not self._host_allowed(environ, secure):
             return None  # Django answers 400
         try:
             token = bearer_from_header(environ.get("HTTP_AUTHORIZATION"))
@@ -86,11 +86,16 @@ class FastReads:
             return None
         return _headers(len(body), request_id, secure), body
 
-    def _host_allowed(self, environ: dict[str, Any]) -> bool:
-        """Django's `get_host()` check (ALLOWED_HOSTS), remembered per Host header."""
-        if settings.USE_X_FORWARDED_HOST or "HTTP_HOST" not in environ:
+    def _host_allowed(self, environ: dict[str, Any], secure: bool) -> bool:
+        """Django's `get_host()` check (ALLOWED_HOSTS), remembered per host."""
+        if settings.USE_X_FORWARDED_HOST or settings.USE_X_FORWARDED_PORT:
             return False  # rare: Django decides
-        host = environ["HTTP_HOST"]
+        host = environ.get("HTTP_HOST")
+        if host is None:  # HTTP/1.0, or a client that sends no Host: PEP 333's reconstruction
+            host = str(environ.get("SERVER_NAME", ""))
+            port = str(environ.get("SERVER_PORT", ""))
+            if port != ("443" if secure else "80"):
+                host = f"{host}:{port}"
         known = self._hosts.get(host)
         if known is None:
             allowed = settings.ALLOWED_HOSTS

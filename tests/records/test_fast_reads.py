@@ -49,7 +49,7 @@ class Answer:
         self.body = body
 
 
-def call(app: Any, path: str, query: str = "", **headers: str) -> Answer:
+def call(app: Any, path: str, query: str = "", **headers: str | None) -> Answer:
     """One WSGI request, as gunicorn would make it."""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "GET",
@@ -71,6 +71,8 @@ def call(app: Any, path: str, query: str = "", **headers: str) -> Answer:
         "wsgi.run_once": False,
     }
     environ.update(headers)
+    for name in [name for name, value in environ.items() if value is None]:
+        del environ[name]  # a header the request does not send
     captured: dict[str, Any] = {}
 
     def start_response(status: str, response_headers: list[tuple[str, str]], *_: Any) -> None:
@@ -235,6 +237,23 @@ def test_a_first_request_is_left_to_the_view_which_creates_the_profile() -> None
     from mediqom.records.models import Profile
 
     assert Profile.objects.filter(pk=newcomer.id).exists()  # unscoped: test check
+
+
+def test_a_request_without_host_header_is_checked_as_django_does(stored: SupabaseUser) -> None:
+    """No Host header (wrk, HTTP/1.0): the host is SERVER_NAME[:SERVER_PORT], as in Django."""
+    path = f"/v1/med/profiles/{stored.id}/documents"
+    environ_host = {"HTTP_HOST": None}
+    round_trips = fast_reads.trace.round_trips
+    view = call(django_application, path, "full=true", **bearer(stored), **environ_host)
+    answer = call(fast, path, "full=true", **bearer(stored), **environ_host)
+    assert answer.status_code == view.status_code == 200
+    assert fast_reads.trace.round_trips == round_trips + 1
+    assert answer.body == view.body
+    foreign = {"HTTP_HOST": None, "SERVER_NAME": "evil.example"}
+    view = call(django_application, path, "full=true", **bearer(stored), **foreign)
+    answer = call(fast, path, "full=true", **bearer(stored), **foreign)
+    assert answer.status_code == view.status_code == 400
+    assert fast_reads.trace.round_trips == round_trips + 1
 
 
 @pytest.mark.parametrize(
