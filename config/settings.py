@@ -122,7 +122,8 @@ _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 # one connection per thread (config/gunicorn.conf.py sets DB_CONN_MAX_AGE); an ASGI process
 # should use psycopg's pool instead (DB_POOL_MAX_SIZE > 0, DB_CONN_MAX_AGE=0). Both are safe
 # behind PgBouncer in transaction mode: the RLS identity is set transaction-locally and Django
-# sends no prepared statements; set DB_DISABLE_SERVER_SIDE_CURSORS=true there.
+# sends no prepared statements (the fast path does: MEDIQOM_FAST_READS_PREPARE below); set
+# DB_DISABLE_SERVER_SIDE_CURSORS=true there.
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0, minimum=0)
 if DB_POOL_MAX_SIZE and _db["ENGINE"] == "django.db.backends.postgresql":
     if _db["CONN_MAX_AGE"]:
