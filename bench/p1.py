@@ -13,8 +13,9 @@ It prints req/s, p50 and p99 per server and the ratios ours ÷ peer and audited 
 Servers (``--servers``, comma-separated): ``ours`` (the README's production command),
 ``ours-noaudit`` (the same with the audit writes replaced by no-ops, bench only:
 bench/peers/ours_noaudit.py), ``peer``, the production command with other settings
-(``ours-t1``/``ours-t4``/``ours-t16`` threads, ``ours-pool`` psycopg pool instead of persistent
-connections, ``ours-noreuse`` a connection per request, ``ours-nocheck`` no health check;
+(``ours-t1``/``ours-t4``/``ours-t8``/``ours-t16`` threads, ``ours-pool`` psycopg pool instead
+of persistent connections, ``ours-noreuse`` a connection per request, ``ours-nocheck`` no
+health check;
 ``ours-noaudit-<variant>`` combines) and other servers for ours: ``gunicorn-sync``,
 ``gunicorn-gthread``, ``uvicorn``, ``daphne``, ``granian`` (if installed). Persistent
 connections hold workers x threads PostgreSQL connections per server: run few at once.
@@ -171,6 +172,7 @@ def production_argv(port: int) -> list[str]:
 # The production command with other connection settings.
 ENV_VARIANTS = {
     "ours-t4": {"GUNICORN_THREADS": "4"},
+    "ours-t8": {"GUNICORN_THREADS": "8"},
     "ours-t16": {"GUNICORN_THREADS": "16"},
     "ours-t1": {"GUNICORN_THREADS": "1"},
     "ours-pool": {"DB_CONN_MAX_AGE": "0", "DB_POOL_MAX_SIZE": "4"},

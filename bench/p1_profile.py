@@ -11,6 +11,7 @@ ANALYZE timings, the mean wall time per request, and a pyinstrument profile of t
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import random
 import secrets
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,6 +34,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--html", default="")
     parser.add_argument("--cprofile", action="store_true", help="also print cProfile's top 30")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="call config.wsgi:application (the fast path in front of Django) as gunicorn does",
+    )
     args = parser.parse_args()
     db_name = f"bench_p1_profile_{os.getpid()}"
     url = p1.create_database(db_name)
@@ -40,6 +47,7 @@ def main() -> None:
     try:
         os.environ.update(p1.ours_env(url, secret, var_dir))
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+        os.environ["DB_CONN_MAX_AGE"] = "600"  # as config/gunicorn.conf.py sets it
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
             cwd=p1.ROOT,
@@ -48,7 +56,7 @@ def main() -> None:
         )
         random.seed(1)
         users = p1.seed(url)
-        run(users, args.requests, args.html, args.cprofile)
+        run(users, args.requests, args.html, args.cprofile, args.fast)
     finally:
         from django.db import connections
 
@@ -57,7 +65,47 @@ def main() -> None:
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def run(users: list, requests: int, html: str, cprofile: bool) -> None:  # type: ignore[type-arg]
+def explain_fast(user: Any) -> None:
+    """EXPLAIN ANALYZE of the fast path's statement (as role authenticated, rolled back)."""
+    import uuid
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from mediqom.records import fast_reads
+
+    statement = fast_reads._build(True, True)
+    ids = [uuid.UUID(str(user)), uuid.UUID(str(user))]
+    sources: dict[str, list[Any]] = {
+        "docs": fast_reads.DOCUMENTS_OF_PROFILE.statement(ids, fast_reads._ALL_TYPES, True)[1],
+        "keys": fast_reads.CALLER_KEYS_IN_PROFILE.statement(ids)[1],
+        "visible": fast_reads.PROFILE_VISIBLE.statement(ids)[1],
+        "uid": [ids[0]],
+        "at": [timezone.now()],
+        "request_id": ["explain"],
+        "ip": ["127.0.0.1"],
+    }
+    params = [sources[name][n] for name, n in statement.params]
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.execute("begin")
+    raw.execute(
+        "select set_config('role', 'authenticated', true),"
+        " set_config('request.jwt.claim.sub', %s, true)",
+        [str(user)],
+    )
+    import psycopg
+
+    cursor = psycopg.Cursor(raw)
+    cursor.execute("explain analyze " + statement.sql, params)
+    print("EXPLAIN ANALYZE of the fast path's statement:")
+    for (line,) in cursor.fetchall():
+        if not line.startswith(" "):
+            print("  " + line)
+    raw.execute("rollback")
+
+
+def run(users: list, requests: int, html: str, cprofile: bool, fast: bool) -> None:  # type: ignore[type-arg]
     import django
 
     django.setup()
@@ -73,32 +121,65 @@ def run(users: list, requests: int, html: str, cprofile: bool) -> None:  # type:
 
     def call(n: int) -> None:
         user = users[n % len(users)]
+        if fast:
+            call_wsgi(user, tokens[n % len(users)])
+            return
         response = client.get(
             f"/v1/med/profiles/{user}/documents?full=true",
             HTTP_AUTHORIZATION=f"Bearer {tokens[n % len(users)]}",
         )
         assert response.status_code == 200, response.content[:200]
 
+    if fast:
+        from config.wsgi import application
+
+        def call_wsgi(user: Any, token: str) -> None:
+            environ = {
+                "REQUEST_METHOD": "GET",
+                "SCRIPT_NAME": "",
+                "PATH_INFO": f"/v1/med/profiles/{user}/documents",
+                "QUERY_STRING": "full=true",
+                "SERVER_NAME": "127.0.0.1",
+                "SERVER_PORT": "80",
+                "HTTP_HOST": "127.0.0.1",
+                "REMOTE_ADDR": "127.0.0.1",
+                "HTTP_AUTHORIZATION": f"Bearer {token}",
+                "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(b""),
+                "wsgi.errors": sys.stderr,
+            }
+            status: list[str] = []
+            body = b"".join(application(environ, lambda s, h, *a: status.append(s)))
+            assert status == ["200 OK"], (status, body[:200])
+
     for n in range(20):
         call(n)
-    with CaptureQueriesContext(connection) as ctx:
+    if fast:
+        from mediqom.records import fast_reads
+
+        before = fast_reads.trace.round_trips
         call(0)
-    print(f"{len(ctx.captured_queries)} statements in one request:")
-    for query in ctx.captured_queries:
-        print(f"  {query['time']}s  {query['sql'][:160]}")
-    with connection.cursor() as cursor:
-        select = next(q["sql"] for q in ctx.captured_queries if 'FROM "documents"' in q["sql"])
-        cursor.execute("begin")
-        cursor.execute(
-            "select set_config('role', 'authenticated', true), "
-            "set_config('request.jwt.claim.sub', %s, true)",
-            [str(users[0])],
-        )
-        cursor.execute("explain analyze " + select)
-        print("\nEXPLAIN ANALYZE of the documents query (as role authenticated):")
-        for (line,) in cursor.fetchall():
-            print("  " + line)
-        cursor.execute("rollback")
+        print(f"fast path: {fast_reads.trace.round_trips - before} round trip(s) per request")
+        explain_fast(users[0])
+    if not fast:  # the fast path's SQL is in mediqom/records/fast_reads.py
+        with CaptureQueriesContext(connection) as ctx:
+            call(0)
+        print(f"{len(ctx.captured_queries)} statements in one request:")
+        for query in ctx.captured_queries:
+            print(f"  {query['time']}s  {query['sql'][:160]}")
+        with connection.cursor() as cursor:
+            select = next(q["sql"] for q in ctx.captured_queries if 'FROM "documents"' in q["sql"])
+            cursor.execute("begin")
+            cursor.execute(
+                "select set_config('role', 'authenticated', true), "
+                "set_config('request.jwt.claim.sub', %s, true)",
+                [str(users[0])],
+            )
+            cursor.execute("explain analyze " + select)
+            print("\nEXPLAIN ANALYZE of the documents query (as role authenticated):")
+            for (line,) in cursor.fetchall():
+                print("  " + line)
+            cursor.execute("rollback")
 
     start = time.perf_counter()
     for n in range(requests):

@@ -122,7 +122,8 @@ _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 # one connection per thread (config/gunicorn.conf.py sets DB_CONN_MAX_AGE); an ASGI process
 # should use psycopg's pool instead (DB_POOL_MAX_SIZE > 0, DB_CONN_MAX_AGE=0). Both are safe
 # behind PgBouncer in transaction mode: the RLS identity is set transaction-locally and Django
-# sends no prepared statements; set DB_DISABLE_SERVER_SIDE_CURSORS=true there.
+# sends no prepared statements (the fast path does: MEDIQOM_FAST_READS_PREPARE below); set
+# DB_DISABLE_SERVER_SIDE_CURSORS=true there.
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0, minimum=0)
 if DB_POOL_MAX_SIZE and _db["ENGINE"] == "django.db.backends.postgresql":
     if _db["CONN_MAX_AGE"]:
@@ -137,6 +138,12 @@ if DB_POOL_MAX_SIZE and _db["ENGINE"] == "django.db.backends.postgresql":
 _db["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
 _db["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False)
 DATABASES = {"default": _db}
+# The document list in one round trip without Django's middleware and DRF (config/wsgi.py,
+# mediqom/records/fast_reads.py; PostgreSQL only, same body, audit and RLS as the view).
+MEDIQOM_FAST_READS = env_bool("MEDIQOM_FAST_READS", True)
+# Its statement is prepared on each connection after a few uses; turn off behind PgBouncer in
+# transaction mode without prepared-statement support (PgBouncer < 1.21).
+MEDIQOM_FAST_READS_PREPARE = env_bool("MEDIQOM_FAST_READS_PREPARE", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------- LIVE FAN-OUT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
@@ -63,16 +64,21 @@ def enter_user_identity(user: SupabaseUser) -> None:
 
 def client_ip(request: Request | HttpRequest) -> str:
     """The caller's address: the socket peer, or the address the N-th trusted proxy saw."""
+    return client_ip_of(request.META)
+
+
+def client_ip_of(meta: Mapping[str, Any]) -> str:
+    """`client_ip()` from the request's META (or a WSGI environ)."""
     proxies = settings.MEDIQOM_TRUSTED_PROXY_COUNT
     if proxies:
         forwarded = [
             part.strip()
-            for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+            for part in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")
             if part.strip()
         ]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
-    return str(request.META.get("REMOTE_ADDR", ""))
+    return str(meta.get("REMOTE_ADDR", ""))
 
 
 def audit_context(request: Request) -> AuditContext:

@@ -61,19 +61,33 @@ class CompiledQuery(Generic[M]):
     def raw(
         self, ids: Sequence[uuid.UUID], *shape: Hashable, using: str = "default"
     ) -> RawQuerySet[M]:
+        sql, params = self.statement(ids, *shape, using=using)
+        model = self.compiled(*shape, using=using).model
+        return model._default_manager.db_manager(using).raw(sql, params)
+
+    def statement(
+        self, ids: Sequence[uuid.UUID], *shape: Hashable, using: str = "default"
+    ) -> tuple[str, list[Any]]:
+        """The SQL (with `%s` placeholders) and its parameters for these ids, to run as it
+        is or to embed as a subquery (mediqom/records/fast_reads.py)."""
         if len(ids) != self._id_count:
             raise ValueError(f"expected {self._id_count} ids")
+        compiled = self.compiled(*shape, using=using)
+        actual = [
+            _as_param(ids[slot], compiled.params[n]) if slot is not None else compiled.params[n]
+            for n, slot in enumerate(compiled.slots)
+        ]
+        return compiled.sql, actual
+
+    def compiled(self, *shape: Hashable, using: str = "default") -> _Compiled[M]:
+        """The compiled variant for this shape on this database (compiled on first use)."""
         connection = connections[using]
         key = (connection.vendor, shape)
         compiled = self._cache.get(key)
         if compiled is None:
             with self._lock:
                 compiled = self._cache.get(key) or self._compile(key, using, shape)
-        actual = [
-            _as_param(ids[slot], compiled.params[n]) if slot is not None else compiled.params[n]
-            for n, slot in enumerate(compiled.slots)
-        ]
-        return compiled.model._default_manager.db_manager(using).raw(compiled.sql, actual)
+        return compiled
 
     def _compile(
         self, key: tuple[str, Hashable], using: str, shape: tuple[Hashable, ...]

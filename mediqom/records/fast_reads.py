@@ -1,0 +1,261 @@
+"""The document list in one round trip (bench/README.md, P1): PostgreSQL only.
+
+`GET /v1/med/profiles/{pid}/documents` is the hottest read (every app start). The DRF view
+(`selectors.documents_list`) costs six statements and ~6 ms of Python per request; this path
+sends two statements in one psycopg pipeline (one Sync: one round trip, one implicit
+transaction, committed durably at the Sync, rolled back whole on any error):
+
+1. the RLS switch (`mediqom.db.rls`): role `authenticated` and the caller's claims,
+   transaction-local, so everything after runs under the policies;
+2. one statement that reads the documents and the caller's grants with the ORM's own scoped
+   SQL (`for_user()`, compiled once per process, embedded as subqueries), writes the audit rows
+   of exactly what it returns (a data-modifying CTE: the same rows `audit_entries` writes, same
+   order), and has PostgreSQL build the JSON with the DRF view's keys, order and value formats.
+
+Python verifies the token, then re-encodes PostgreSQL's JSON text with the view's renderer
+options (orjson), so the body is the DRF view's byte for byte (tests/records/test_fast_reads.py).
+
+Anything unusual is not handled here and returns None: the caller then serves the request
+through the DRF view. That covers a first request (no profile row yet: the view creates it), a
+profile that is not visible (the view answers 404 with its envelope), connections inside an
+outer transaction (tests), SQLite, and database errors (rolled back; the view retries).
+"""
+
+# The statement is put together from the ORM's compiled SQL and constants; every value is a
+# query parameter (nothing from a request is ever formatted into it).
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, connections
+from django.utils import timezone
+
+from mediqom.audit.services import AuditContext
+from mediqom.auth.tokens import SupabaseUser
+from mediqom.db.compiled import CompiledIds, CompiledQuery
+from mediqom.db.rls import _SWITCH, RLS_ROLE, _claims_json
+from mediqom.records.models import DOCUMENT_TYPES, Profile
+from mediqom.records.selectors import CALLER_KEYS_IN_PROFILE, DOCUMENTS_OF_PROFILE
+
+# bench/peers/ours_noaudit.py turns this off to measure the audit's cost (bench only).
+AUDIT_READS = True
+
+
+def _profile_visible(ids: CompiledIds) -> Any:
+    """`selectors.profile_visible`'s scope: the profile, if the caller may see it."""
+    return Profile.objects.for_user(ids).filter(pk=ids.ids[1]).only("id")
+
+
+PROFILE_VISIBLE: CompiledQuery[Profile] = CompiledQuery(_profile_visible, id_count=2)
+
+_ALL_TYPES = tuple(DOCUMENT_TYPES)
+
+
+def _iso(column: str) -> str:
+    """`datetime.isoformat()` of a UTC timestamptz, as the view writes it (microseconds only
+    when not zero)."""
+    utc = f"({column} at time zone 'UTC')"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || case when"
+        f" mod(extract(microseconds from {column})::bigint, 1000000) = 0 then ''"
+        f" else to_char({utc}, '.US') end || '+00:00'"
+    )
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    # Where each parameter comes from: ("docs", n) / ("keys", n) / ("visible", n) are the
+    # n-th parameter of that embedded query; the others are named per request values.
+    params: tuple[tuple[str, int], ...]
+
+
+def _build(full: bool, audit: bool) -> _Statement:
+    using = "default"
+    docs = DOCUMENTS_OF_PROFILE.compiled(_ALL_TYPES, full, using=using)
+    keys = CALLER_KEYS_IN_PROFILE.compiled(using=using)
+    visible = PROFILE_VISIBLE.compiled(using=using)
+    params: list[tuple[str, int]] = []
+    params += [("docs", n) for n in range(len(docs.params))]
+    params.append(("uid", 0))
+    params += [("keys", n) for n in range(len(keys.params))]
+    extra_columns = ", x.content, x.attachments" if full else ""
+    sql = (
+        "with d as materialized (select x.id, x.metadata, x.type, x.user_id, x.author_id"
+        + extra_columns
+        + ","
+        " row_number() over (order by x.created_at, x.id) as n"
+        f" from ({docs.sql}) as x"
+        # A first request (no profile row yet) is the view's: it creates the profile.
+        " where exists (select 1 from public.profiles where id = %s)),"
+        " k as materialized (select y.id, y.created_at, y.document_id, y.owner_id, y.user_id,"
+        " y.key, y.author_id, row_number() over (order by y.created_at, y.id) as n"
+        f" from ({keys.sql}) as y where y.document_id in (select d.id from d))"
+    )
+    if audit:
+        # selectors.documents_list's rows: per document in order, the document, then its grants.
+        sql += (
+            ", a as (insert into audit_log (at, actor_id, profile_id, record_type, record_id,"
+            " action, outcome, request_id, ip)"
+            " select %s, %s, e.p, e.t, e.r, 'list', 'success', %s, %s from ("
+            " select d.n as dn, 0::bigint as kn, d.user_id as p, 'document'::text as t,"
+            " d.id::text as r from d"
+            " union all select d.n, k.n, d.user_id, 'key', k.id::text"
+            " from k join d on d.id = k.document_id) as e order by e.dn, e.kn)"
+        )
+        params += [("at", 0), ("uid", 0), ("request_id", 0), ("ip", 0)]
+    key_object = (
+        "json_build_object('id', k.id, 'created_at', " + _iso("k.created_at") + ","
+        " 'document_id', k.document_id, 'owner_id', k.owner_id, 'user_id', k.user_id,"
+        " 'key', k.key, 'author_id', k.author_id)"
+    )
+    document_object = (
+        "json_build_object('id', d.id, 'metadata', d.metadata, 'type', d.type,"
+        " 'user_id', d.user_id, 'author_id', d.author_id, 'keys', coalesce((select"
+        f" json_agg({key_object} order by k.n) from k where k.document_id = d.id), '[]'::json)"
+    )
+    if full:
+        document_object += (
+            ", 'content', d.content, 'attachments', coalesce(to_json(d.attachments), '[]'::json)"
+        )
+    document_object += ")"
+    sql += (
+        " select exists (select 1 from public.profiles where id = %s),"
+        f" (select json_agg({document_object} order by d.n)::text from d),"
+        f" exists ({visible.sql})"
+    )
+    params.append(("uid", 0))
+    params += [("visible", n) for n in range(len(visible.params))]
+    return _Statement(sql, tuple(params))
+
+
+_statements: dict[tuple[bool, bool], _Statement] = {}
+
+# Renderer options of mediqom.api.renderers.OrjsonRenderer (the view's bytes).
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+@dataclass
+class Trace:
+    """Statements and pipeline syncs (round trips) the fast path sent, per process
+    (tests/records/test_fast_reads.py pins them per request)."""
+
+    statements: int = 0
+    round_trips: int = 0
+
+
+trace = Trace()
+
+
+def documents_list(
+    user: SupabaseUser, audit: AuditContext, profile_id: UUID, full: bool
+) -> bytes | None:
+    """The DRF view's 200 body for this caller and profile, or None: serve it through the view.
+
+    Must not run inside an outer transaction (the pipeline is its own transaction)."""
+    wrapper = connections["default"]
+    if wrapper.vendor != "postgresql" or wrapper.in_atomic_block or wrapper.errors_occurred:
+        return None
+    for attempt in (0, 1):
+        reused = wrapper.connection is not None
+        try:
+            row = _run(wrapper, user, audit, profile_id, full)
+        except psycopg.OperationalError:
+            # A connection the server dropped (restart, idle timeout): what was sent did not
+            # commit, so one more try on a new connection (no health-check round trip before
+            # every request). Should the commit have gone through and only its answer been
+            # lost, the retry audits a second read: never fewer audit rows than reads.
+            wrapper.close()
+            if attempt or not reused:
+                return None
+            continue
+        except _NotHere:
+            return None
+        except (psycopg.Error, DatabaseError):
+            _reset(wrapper)
+            return None
+        finally:
+            _close_if_obsolete(wrapper)
+        own_profile, body, visible = row
+        if not own_profile or not visible:
+            return None  # the view creates the profile / answers 404
+        if body is None:
+            return b"[]"
+        return orjson.dumps(orjson.loads(body), option=_OPTIONS)
+    return None
+
+
+class _NotHere(Exception):
+    """The connection is not in autocommit mode (someone opened a transaction by hand)."""
+
+
+def _run(
+    wrapper: Any, user: SupabaseUser, audit: AuditContext, profile_id: UUID, full: bool
+) -> tuple[bool, str | None, bool]:
+    wrapper.ensure_connection()
+    if not wrapper.autocommit:
+        raise _NotHere()
+    raw: psycopg.Connection[Any] = wrapper.connection
+    key = (full, AUDIT_READS)
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = _build(full, AUDIT_READS)
+    ids = [user.id, profile_id]
+    sources: dict[str, list[Any]] = {
+        "docs": DOCUMENTS_OF_PROFILE.statement(ids, _ALL_TYPES, full)[1],
+        "keys": CALLER_KEYS_IN_PROFILE.statement(ids)[1],
+        "visible": PROFILE_VISIBLE.statement(ids)[1],
+        "uid": [user.id],
+        "at": [timezone.now()],
+        "request_id": [audit.request_id],
+        "ip": [audit.ip],
+    }
+    params = [sources[name][n] for name, n in statement.params]
+    switch = psycopg.Cursor(raw)
+    main = psycopg.Cursor(raw)
+    with raw.pipeline():
+        switch.execute(_SWITCH, [RLS_ROLE, _claims_json(user), str(user.id)])
+        main.execute(statement.sql, params, prepare=_prepare(raw))
+    trace.statements += 2
+    trace.round_trips += 1
+    result = main.fetchone()
+    if result is None:
+        raise DatabaseError("no row")
+    return bool(result[0]), result[1], bool(result[2])
+
+
+def _prepare(raw: psycopg.Connection[Any]) -> bool:
+    """Prepare the statement on this connection (planning it costs more than running it).
+    Django's connections have psycopg's preparing off (threshold None), and its own cursors
+    never prepare (client-side binding); only this path's cursors are affected."""
+    if not settings.MEDIQOM_FAST_READS_PREPARE:
+        return False
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = 5
+    return True
+
+
+def _reset(wrapper: Any) -> None:
+    """After an error: nothing half-done may stay on the connection."""
+    raw = wrapper.connection
+    if raw is None:
+        return
+    try:
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raw.execute("rollback")
+    except psycopg.Error:
+        wrapper.close()
+
+
+def _close_if_obsolete(wrapper: Any) -> None:
+    """DB_CONN_MAX_AGE as Django applies it at the end of a request (0: close every time)."""
+    if wrapper.close_at is not None and time.monotonic() >= wrapper.close_at:
+        wrapper.close()
