@@ -23,7 +23,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from mediqom.api.base import client_ip_of
-from mediqom.api.middleware import _SAFE_ID, CORS_HEADERS
+from mediqom.api.middleware import CORS_HEADERS, SAFE_REQUEST_ID
 from mediqom.audit.services import AuditContext
 from mediqom.auth.tokens import InvalidToken, verify_token
 from mediqom.auth.transport import bearer_from_header
@@ -79,7 +79,7 @@ class FastReads:
         except InvalidToken:
             return None  # the view logs and answers 401
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         audit = AuditContext(actor_id=user.id, ip=client_ip_of(environ), request_id=request_id)
         body = fast_reads.documents_list(user, audit, uuid.UUID(profile_id), full)
         if body is None:
