@@ -420,6 +420,51 @@ def session_finish(
     return session_end(user=user, session=session, reason="client")
 
 
+def session_current(*, user: HasId) -> ConsultationSession | None:
+    """The caller's *current* session, where session-less calls of the consultation page
+    (`POST /v1/med/session`, `…/finalize` without `sessionId`) land: among the caller's own
+    sessions (`owner` = the caller; never another user's) those with status `active` and
+    activity within the last `MEDIQOM_SESSION_IDLE_MINUTES` (an older one is about to be ended
+    as idle), the most recently active one — latest `last_activity_at`, then latest
+    `created_at`, then the larger id. A new `POST /v1/session/start` therefore becomes current
+    at once, and every call that lands on a session keeps it current."""
+    cutoff = timezone.now() - timedelta(minutes=settings.MEDIQOM_SESSION_IDLE_MINUTES)
+    return (
+        _sessions(user)
+        .active()
+        .filter(last_activity_at__gte=cutoff)
+        .order_by("-last_activity_at", "-created_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def session_current_or_start(
+    *, user: HasId, language: str, models: list[str] | None = None
+) -> tuple[ConsultationSession, bool]:
+    """The caller's current session, or a new one started for them (`True` when started).
+    Serialised per user (advisory lock), so parallel session-less calls share one session."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"session-current:{user.id}"]
+        )
+    current = session_current(user=user)
+    if current is not None:
+        return current, False
+    session = session_start(user=user, language=language, models=models or None)
+    log.info("session started implicitly", extra={"session_id": str(session.id)})
+    return session, True
+
+
+def session_touch(*, user: HasId, session: ConsultationSession) -> None:
+    """Record activity on the session (keeps it current and away from the idle end)."""
+    now = timezone.now()
+    _sessions(user).filter(pk=session.pk).update(last_activity_at=now)
+    session.last_activity_at = now
+
+
 def med_session_analyze(
     *,
     user: HasId,
@@ -429,8 +474,10 @@ def med_session_analyze(
     previous: dict[str, Any] | None = None,
     session: ConsultationSession | None = None,
 ) -> Any:
-    """`POST /v1/med/session`. With a session, the result also lands in its state and stream
-    (transcript analysis stored; a diagnosis merged and pushed as `analysis_update`)."""
+    """`POST /v1/med/session`. With a session, the result also lands in its state and stream:
+    `ai_thinking` true/false around the call, then `analysis_update` — a diagnosis merged
+    into the cumulative analysis; a transcript analysis stored and sent as the `incremental`
+    part next to the unchanged cumulative arrays."""
     from sessions_app import analysis
 
     if kind not in ("transcript", "diagnosis"):
@@ -438,6 +485,7 @@ def med_session_analyze(
     context = load_json(session.context) or None if session else None
     if session is not None:
         _require_active(session)
+        session_touch(user=user, session=session)
         session_emit(user=user, session=session, event_type="ai_thinking", data={"thinking": True})
     try:
         result = analysis.analyze(
@@ -455,6 +503,13 @@ def med_session_analyze(
     if session is not None:
         if kind == "transcript":
             session_store_transcript_analysis(session=session, analysis=result.data)
+            cumulative = load_json(session.analysis)
+            session_emit(
+                user=user,
+                session=session,
+                event_type="analysis_update",
+                data=analysis_update_payload(cumulative, result.data),
+            )
         else:
             session_merge_analysis(
                 user=user, session=session, update=result.data, provider=result.provider
@@ -463,10 +518,16 @@ def med_session_analyze(
 
 
 def med_session_finalize(
-    *, text: str, language: Language, session: ConsultationSession | None = None
+    *,
+    user: HasId,
+    text: str,
+    language: Language,
+    session: ConsultationSession | None = None,
 ) -> Any:
     """`POST /v1/med/session/finalize`: the final report; with a session it is kept
-    (encrypted) for the PDF."""
+    (encrypted) for the PDF and the stream gets `ai_thinking` true/false and a
+    `session_status` with status `finalized`. The session's merged analysis fills in only
+    when the client sent no `diagnosis` key at all (an empty list is the clinician's choice)."""
     from sessions_app import analysis
 
     try:
@@ -474,9 +535,27 @@ def med_session_finalize(
     except ValueError:
         parsed = None
     details = parsed if isinstance(parsed, dict) else {"complaint": text}
-    if session is not None and not details.get("diagnosis"):
+    if session is not None and "diagnosis" not in details:
         details = {**load_json(session.analysis), **details}
-    result = analysis.finalize(details=details, language=language)
+    # An ended session keeps the report for its PDF, but its closed stream stays closed.
+    live = session if session is not None and session.status == STATUS_ACTIVE else None
+    if live is not None:
+        session_touch(user=user, session=live)
+        session_emit(user=user, session=live, event_type="ai_thinking", data={"thinking": True})
+    try:
+        result = analysis.finalize(details=details, language=language)
+    finally:
+        if live is not None:
+            session_emit(
+                user=user, session=live, event_type="ai_thinking", data={"thinking": False}
+            )
     if session is not None:
         session_store_report(session=session, report=result.data, details=details)
+    if live is not None:
+        session_emit(
+            user=user,
+            session=live,
+            event_type="session_status",
+            data=status_data(live, "finalized"),
+        )
     return result

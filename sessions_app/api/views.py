@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -18,7 +18,7 @@ from mediqom.ai import ai_configured
 from mediqom.api.base import AuthedRequest, BaseApi, parse
 from mediqom.api.parsers import LimitedJSONParser
 from mediqom.api.schema import ERROR_RESPONSES, SSE_EVENTS, ErrorEnvelope
-from mediqom.errors import InvalidInput
+from mediqom.errors import InvalidInput, NotFound
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 from sessions_app import analysis, chat, events, selectors, services, tasks
 from sessions_app.api.serializers import (
@@ -33,6 +33,7 @@ from sessions_app.api.serializers import (
     TranscribeForm,
 )
 from sessions_app.languages import language_code
+from sessions_app.models import ConsultationSession
 from sessions_app.report import render_report_pdf
 from sessions_app.transcription import DEFAULT_CONFIDENCE, check_audio, parse_instructions
 
@@ -280,17 +281,46 @@ class TranscribeApi(MultipartApi):
         return Response({"text": text})
 
 
+# The session a session-less `/v1/med/session` or `…/finalize` landed on (README "The
+# current session"); the JSON bodies stay exactly the contract's.
+SESSION_HEADER = "X-Mediqom-Session-Id"
+SESSION_HEADER_DOC = OpenApiParameter(
+    SESSION_HEADER, str, OpenApiParameter.HEADER, response=[200],
+    description="The session the result landed on (absent when none)",
+)  # fmt: skip
+
+
+def _with_session(response: Response, session: ConsultationSession | None) -> Response:
+    if session is not None:
+        response[SESSION_HEADER] = str(session.id)
+        response["Access-Control-Expose-Headers"] = SESSION_HEADER
+    return response
+
+
 @extend_schema(
-    request=MedSessionInput, responses={200: dict, **ERROR_RESPONSES, **ENDED, **AI_ERRORS}
+    request=MedSessionInput,
+    parameters=[SESSION_HEADER_DOC],
+    responses={
+        200: dict,
+        **ERROR_RESPONSES,
+        **ENDED,
+        **AI_ERRORS,
+    },
 )
 class MedSessionApi(BaseApi):
+    """With `sessionId`: that session (the caller's, else 404). Without: the caller's current
+    session, or a new one started for them; its id comes back in `X-Mediqom-Session-Id`."""
+
     def post(self, request: AuthedRequest) -> Response:
         data = parse(MedSessionInput, request.data)
-        session = (
-            selectors.session_get(user=request.user, session_id=data["sessionId"])
-            if data.get("sessionId")
-            else None
-        )
+        if data.get("sessionId"):
+            session = selectors.session_get(user=request.user, session_id=data["sessionId"])
+        else:
+            session, _ = services.session_current_or_start(
+                user=request.user,
+                language=data["language"],
+                models=data.get("models"),
+            )
         result = services.med_session_analyze(
             user=request.user,
             kind=data["type"],
@@ -299,22 +329,50 @@ class MedSessionApi(BaseApi):
             previous=data.get("previousAnalysis") or None,
             session=session,
         )
-        return Response({**result.data, "tokenUsage": {"total": result.token_usage}})
+        body = {**result.data, "tokenUsage": {"total": result.token_usage}}
+        return _with_session(Response(body), session)
 
 
-@extend_schema(request=FinalizeInput, responses={200: dict, **ERROR_RESPONSES, **AI_ERRORS})
+@extend_schema(
+    request=FinalizeInput,
+    parameters=[SESSION_HEADER_DOC],
+    responses={
+        200: dict,
+        **ERROR_RESPONSES,
+        **AI_ERRORS,
+    },
+)
 class MedSessionFinalizeApi(BaseApi):
+    """With `sessionId`: that session. Without: the caller's current session if there is one
+    (never a new one: a report alone is no consultation)."""
+
     def post(self, request: AuthedRequest) -> Response:
         data = parse(FinalizeInput, request.data)
-        session = (
-            selectors.session_get(user=request.user, session_id=data["sessionId"])
-            if data.get("sessionId")
-            else None
-        )
+        session: ConsultationSession | None = None
+        if data.get("sessionId"):
+            session = selectors.session_get(user=request.user, session_id=data["sessionId"])
+        else:
+            session = services.session_current(user=request.user)
         result = services.med_session_finalize(
-            text=data["text"], language=language_code(data["language"]), session=session
+            user=request.user,
+            text=data["text"],
+            language=language_code(data["language"]),
+            session=session,
         )
-        return Response({**result.data, "tokenUsage": {"total": result.token_usage}})
+        body = {**result.data, "tokenUsage": {"total": result.token_usage}}
+        return _with_session(Response(body), session)
+
+
+@extend_schema(responses={200: dict, **ERROR_RESPONSES})
+class SessionCurrentApi(BaseApi):
+    """`GET /v1/session/current`: the caller's current session as `…/status` shows it, so a
+    subscriber can find the stream that session-less calls feed; 404 when there is none."""
+
+    def get(self, request: AuthedRequest) -> Response:
+        session = services.session_current(user=request.user)
+        if session is None:
+            raise NotFound("No current session", code="session_not_found")
+        return Response(selectors.session_status(user=request.user, session=session))
 
 
 class ChatConversationApi(BaseApi):

@@ -1,0 +1,166 @@
+"""Session-less `POST /v1/med/session` and `…/finalize` (what the shipped consultation page
+sends) land on the caller's current session and its stream; never on another user's."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from sessions_app import services
+from sessions_app.models import ConsultationSession
+from tests.conftest import ok, token_for
+from tests.sessions_app.conftest import SseReader, stored_events
+from tests.sessions_app.fixtures import CHEST_PAIN_EN
+
+HEADER = "X-Mediqom-Session-Id"
+# The page's own bodies (src/routes/med/p/[profile]/session/+page.svelte): no sessionId.
+TRANSCRIPT_BODY = {"language": "english", "type": "transcript", "models": ["GP"],
+                   "text": "\r\n".join(CHEST_PAIN_EN)}  # fmt: skip
+
+
+def diagnosis_body(analysis: dict) -> dict:
+    return {"language": "english", "type": "diagnosis", "models": ["GP"],
+            "text": json.dumps(analysis), "previousAnalysis": analysis}  # fmt: skip
+
+
+def http_for(server, user) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {token_for(user)}"}, timeout=30
+    )
+
+
+def test_the_page_flow_reaches_a_stream_subscriber_over_real_sse(start_server, alice):
+    server = start_server()
+    http = http_for(server, alice)
+    sid = ok(http.post("/v1/session/start", json={"language": "en"})).json()["sessionId"]
+    headers = {"Authorization": f"Bearer {token_for(alice)}", "Accept": "text/event-stream"}
+    with httpx.stream(
+        "GET", f"{server.url}/v1/session/{sid}/stream", headers=headers, timeout=30
+    ) as response:
+        assert response.status_code == 200
+        reader = SseReader(response)
+        first = reader.events(2)  # the unstored "connected", the stored "started"
+        assert [json.loads(f.data)["data"]["status"] for f in first] == ["connected", "started"]
+
+        transcript = http.post("/v1/med/session", json=TRANSCRIPT_BODY)
+        assert transcript.status_code == 200, transcript.text
+        assert transcript.headers[HEADER] == sid
+        analysis = transcript.json()
+        assert "sessionId" not in analysis  # the contract's body, nothing added
+        assert analysis["complaint"] == "Chest pain"
+        diagnosis = http.post("/v1/med/session", json=diagnosis_body(analysis))
+        assert diagnosis.status_code == 200, diagnosis.text
+        assert diagnosis.headers[HEADER] == sid
+
+        live = [json.loads(f.data) for f in reader.events(6)]
+        assert [e["type"] for e in live] == [
+            "ai_thinking", "ai_thinking", "analysis_update",
+            "ai_thinking", "ai_thinking", "analysis_update",
+        ]  # fmt: skip
+        assert [e["data"]["thinking"] for e in live if e["type"] == "ai_thinking"] == [
+            True, False, True, False,
+        ]  # fmt: skip
+        from_transcript, from_diagnosis = live[2]["data"], live[5]["data"]
+        assert from_transcript["incremental"]["complaint"] == "Chest pain"
+        assert from_transcript["diagnosis"] == []  # nothing merged yet
+        assert set(from_diagnosis) == {"diagnosis", "treatment", "medication", "followUp",
+                                       "incremental"}  # fmt: skip
+        codes = [d["code"] for d in from_diagnosis["diagnosis"]]
+        assert "I30.9" in codes
+        assert from_diagnosis["diagnosis"] == diagnosis.json()["diagnosis"]
+    status = ok(http.get(f"/v1/session/{sid}/status")).json()
+    assert [d["code"] for d in status["analysis"]["diagnosis"]] == codes
+    http.close()
+
+
+@pytest.mark.django_db
+def test_without_a_current_session_one_is_started_and_then_reused(alice, client_for):
+    api = client_for(alice)
+    assert api.get("/v1/session/current").status_code == 404
+    first = ok(api.post("/v1/med/session", TRANSCRIPT_BODY, format="json"))
+    sid = first[HEADER]
+    assert first["Access-Control-Expose-Headers"] == HEADER
+    session = ConsultationSession.objects.get(pk=sid)
+    assert (session.owner_id, session.status, session.language) == (alice.id, "active", "en")
+    current = ok(api.get("/v1/session/current")).json()
+    assert (current["sessionId"], current["status"]) == (sid, "active")
+    second = ok(api.post("/v1/med/session", diagnosis_body(first.json()), format="json"))
+    assert second[HEADER] == sid
+    assert ConsultationSession.objects.filter(owner_id=alice.id).count() == 1
+    assert [e["type"] for e in stored_events(sid)] == [
+        "session_status", "ai_thinking", "ai_thinking", "analysis_update",
+        "ai_thinking", "ai_thinking", "analysis_update",
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_never_another_users_ended_or_idle_session(alice, bob, client_for, settings):
+    settings.MEDIQOM_SESSION_IDLE_MINUTES = 30
+    bobs = services.session_start(user=bob, language="en")
+    ended = services.session_start(user=alice, language="en")
+    services.session_end(user=alice, session=ended)
+    idle = services.session_start(user=alice, language="en")
+    ConsultationSession.objects.filter(pk=idle.pk).update(
+        last_activity_at=timezone.now() - timedelta(minutes=31)
+    )
+    bob_events = len(stored_events(bobs.id))
+    landed = ok(client_for(alice).post("/v1/med/session", TRANSCRIPT_BODY, format="json"))
+    sid = landed[HEADER]
+    assert sid not in {str(bobs.id), str(ended.id), str(idle.id)}
+    assert ConsultationSession.objects.get(pk=sid).owner_id == alice.id
+    assert len(stored_events(bobs.id)) == bob_events  # Bob's stream saw nothing
+    assert [e["type"] for e in stored_events(ended.id)][-1] == "session_status"
+    # Bob's own session-less call lands on Bob's session, not on Alice's newer one
+    his = ok(client_for(bob).post("/v1/med/session", TRANSCRIPT_BODY, format="json"))
+    assert his[HEADER] == str(bobs.id)
+
+
+@pytest.mark.django_db
+def test_the_most_recently_active_session_is_current(alice, client_for):
+    older = services.session_start(user=alice, language="en")
+    newer = services.session_start(user=alice, language="en")
+    api = client_for(alice)
+    assert ok(api.post("/v1/med/session", TRANSCRIPT_BODY, format="json"))[HEADER] == str(newer.id)
+    # activity on the older one (a transcript through its id) makes it current again
+    services.session_add_transcript(user=alice, session=older, text=CHEST_PAIN_EN[1])
+    assert ok(api.post("/v1/med/session", TRANSCRIPT_BODY, format="json"))[HEADER] == str(older.id)
+    assert ok(api.get("/v1/session/current")).json()["sessionId"] == str(older.id)
+
+
+@pytest.mark.django_db
+def test_finalize_lands_on_the_current_session_and_never_starts_one(alice, client_for):
+    api = client_for(alice)
+    details = {"complaint": "Chest pain", "diagnosis": [], "patient": {"name": "Jan Novák"}}
+    alone = ok(api.post("/v1/med/session/finalize", {"text": json.dumps(details)}, format="json"))
+    assert HEADER not in alone
+    assert ConsultationSession.objects.filter(owner_id=alice.id).count() == 0
+    sid = ok(api.post("/v1/med/session", TRANSCRIPT_BODY, format="json"))[HEADER]
+    before = len(stored_events(sid))
+    final = ok(api.post("/v1/med/session/finalize", {"text": json.dumps(details)}, format="json"))
+    assert final[HEADER] == sid
+    assert {"findings", "treatment", "medication", "follow-up", "recommendations",
+            "tokenUsage"} <= set(final.json())  # fmt: skip
+    added = stored_events(sid)[before:]
+    assert [e["type"] for e in added] == ["ai_thinking", "ai_thinking", "session_status"]
+    assert added[-1]["data"]["status"] == "finalized"
+    stored = json.loads(ConsultationSession.objects.get(pk=sid).report)
+    assert stored["details"]["patient"] == {"name": "Jan Novák"}
+    assert stored["details"]["diagnosis"] == []  # the clinician's empty choice is kept
+
+
+def test_parallel_session_less_calls_share_one_session(start_server, alice):
+    server = start_server()
+    http = http_for(server, alice)
+    body = {**TRANSCRIPT_BODY, "text": CHEST_PAIN_EN[1]}
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: http.post("/v1/med/session", json=body), range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    ids = {r.headers[HEADER] for r in responses}
+    assert len(ids) == 1
+    assert ConsultationSession.objects.filter(owner_id=alice.id).count() == 1
+    http.close()
