@@ -7,6 +7,7 @@ appended to the session's event stream (`sessions_app.events`), in the same tran
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -92,17 +93,31 @@ def session_start(
     models: list[str] | None = None,
     translate: bool = False,
     context: dict[str, Any] | None = None,
+    openai_state: bool = False,
 ) -> ConsultationSession:
-    """A new active session owned by the caller."""
+    """A new active session owned by the caller; with `openai_state`, also its optional
+    OpenAI conversation (`sessions_app.openai_state`, created before the row so no
+    transaction waits on the network)."""
+    from sessions_app.openai_state import conversation_create
+
+    session_id = uuid.uuid4()
+    chosen = list(models or ["GP"])
+    conversation = (
+        conversation_create(session_id=session_id, language=language, models=chosen)
+        if openai_state
+        else ""
+    )
     now = timezone.now()
     session = ConsultationSession.objects.create(
+        id=session_id,
         owner_id=user.id,
         language=language_code(language),
-        models_requested=list(models or ["GP"]),
+        models_requested=chosen,
         translate=translate,
         created_at=now,
         last_activity_at=now,
         context=dump_json(context) if context else "",
+        openai_conversation_id=conversation,
     )
     started = status_data(session, "started")
     session_emit(user=user, session=session, event_type="session_status", data=started)
@@ -243,8 +258,20 @@ def session_end(
     from mediqom.streams.services import stream_end
 
     stream_end(key=events.stream_key(locked.id))
+    if locked.openai_conversation_id:
+        session_id, conversation = locked.id, locked.openai_conversation_id
+        transaction.on_commit(lambda: _forget_conversation(session_id, conversation))
     log.info("session ended", extra={"session_id": str(locked.id), "reason": reason})
     return locked
+
+
+def _forget_conversation(session_id: UUID, conversation: str) -> None:
+    """After the end commits: delete the session's OpenAI conversation, then forget its id."""
+    from sessions_app.openai_state import conversation_delete
+
+    if conversation_delete(conversation):
+        # unscoped: runs after the end committed, for a session authorized by that end
+        ConsultationSession.objects.filter(pk=session_id).update(openai_conversation_id="")
 
 
 def sessions_end_idle(*, now: datetime | None = None) -> int:

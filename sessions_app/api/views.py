@@ -96,6 +96,7 @@ class SessionStartApi(BaseApi):
             models=data.get("models"),
             translate=data["translate"],
             context=data.get("patientContext"),
+            openai_state=True,
         )
         sid = str(session.id)
         return Response(
@@ -113,7 +114,7 @@ class SessionStartApi(BaseApi):
                 "config": {
                     "language": data["language"],
                     "models": session.models_requested,
-                    "hasOpenAIThread": False,
+                    "hasOpenAIThread": bool(session.openai_conversation_id),
                 },
             }
         )
