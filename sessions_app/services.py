@@ -492,6 +492,33 @@ def session_touch(*, user: HasId, session: ConsultationSession) -> None:
     session.last_activity_at = now
 
 
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@transaction.atomic
+def session_record_client_transcript(
+    *, user: HasId, session: ConsultationSession, text: str
+) -> SessionTranscript | None:
+    """The consultation page sends its whole transcript so far with every `type: transcript`
+    call. When the session's stored transcript (line by line, blank lines ignored) is a
+    prefix of it, the new lines are stored as one transcript chunk and pushed as
+    `partial_transcript`; text that does not continue the stored one is not stored (no
+    guessing, no duplicates when the chunks already came through `…/transcribe`)."""
+    _sessions(user).select_for_update().filter(pk=session.pk).first()  # parallel calls queue
+    stored = [
+        line
+        for t in _transcripts(user).filter(session_id=session.pk).order_by("position")
+        for line in _lines(t.text)
+    ]
+    incoming = _lines(text)
+    if len(incoming) <= len(stored) or incoming[: len(stored)] != stored:
+        return None
+    return session_add_transcript(
+        user=user, session=session, text="\n".join(incoming[len(stored) :])
+    )
+
+
 def med_session_analyze(
     *,
     user: HasId,
@@ -502,6 +529,7 @@ def med_session_analyze(
     session: ConsultationSession | None = None,
 ) -> Any:
     """`POST /v1/med/session`. With a session, the result also lands in its state and stream:
+    for a transcript, its new lines first (`session_record_client_transcript`); then
     `ai_thinking` true/false around the call, then `analysis_update` — a diagnosis merged
     into the cumulative analysis; a transcript analysis stored and sent as the `incremental`
     part next to the unchanged cumulative arrays."""
@@ -513,6 +541,8 @@ def med_session_analyze(
     if session is not None:
         _require_active(session)
         session_touch(user=user, session=session)
+        if kind == "transcript":
+            session_record_client_transcript(user=user, session=session, text=text)
         session_emit(user=user, session=session, event_type="ai_thinking", data={"thinking": True})
     try:
         result = analysis.analyze(

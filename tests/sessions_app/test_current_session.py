@@ -57,15 +57,17 @@ def test_the_page_flow_reaches_a_stream_subscriber_over_real_sse(start_server, a
         assert diagnosis.status_code == 200, diagnosis.text
         assert diagnosis.headers[HEADER] == sid
 
-        live = [json.loads(f.data) for f in reader.events(6)]
+        live = [json.loads(f.data) for f in reader.events(7)]
         assert [e["type"] for e in live] == [
-            "ai_thinking", "ai_thinking", "analysis_update",
+            "partial_transcript", "ai_thinking", "ai_thinking", "analysis_update",
             "ai_thinking", "ai_thinking", "analysis_update",
         ]  # fmt: skip
+        assert live[0]["data"]["text"] == "\n".join(CHEST_PAIN_EN)
+        assert live[0]["data"]["sessionId"] == sid
         assert [e["data"]["thinking"] for e in live if e["type"] == "ai_thinking"] == [
             True, False, True, False,
         ]  # fmt: skip
-        from_transcript, from_diagnosis = live[2]["data"], live[5]["data"]
+        from_transcript, from_diagnosis = live[3]["data"], live[6]["data"]
         assert from_transcript["incremental"]["complaint"] == "Chest pain"
         assert from_transcript["diagnosis"] == []  # nothing merged yet
         assert set(from_diagnosis) == {"diagnosis", "treatment", "medication", "followUp",
@@ -93,9 +95,21 @@ def test_without_a_current_session_one_is_started_and_then_reused(alice, client_
     assert second[HEADER] == sid
     assert ConsultationSession.objects.filter(owner_id=alice.id).count() == 1
     assert [e["type"] for e in stored_events(sid)] == [
-        "session_status", "ai_thinking", "ai_thinking", "analysis_update",
+        "session_status", "partial_transcript", "ai_thinking", "ai_thinking", "analysis_update",
         "ai_thinking", "ai_thinking", "analysis_update",
     ]  # fmt: skip
+    # the page resends its whole text: only new lines are stored, a repeat stores nothing
+    more = {**TRANSCRIPT_BODY, "text": TRANSCRIPT_BODY["text"] + "\r\n\r\nAny allergies?"}
+    assert ok(api.post("/v1/med/session", more, format="json"))[HEADER] == sid
+    assert ok(api.post("/v1/med/session", more, format="json"))[HEADER] == sid
+    transcripts = ok(api.get(f"/v1/session/{sid}/status")).json()["transcripts"]
+    assert [t["text"] for t in transcripts] == ["\n".join(CHEST_PAIN_EN), "Any allergies?"]
+    # text that does not continue the stored transcript is analysed but not stored
+    ok(api.post("/v1/med/session", {**TRANSCRIPT_BODY, "text": "Another story"}, format="json"))
+    assert ConsultationSession.objects.get(pk=sid).transcript_count == 2
+    ended = ok(api.post(f"/v1/session/{sid}/end", {}, format="json")).json()
+    assert ended["status"] == "ended"
+    assert api.get("/v1/session/current").status_code == 404
 
 
 @pytest.mark.django_db
@@ -163,4 +177,5 @@ def test_parallel_session_less_calls_share_one_session(start_server, alice):
     ids = {r.headers[HEADER] for r in responses}
     assert len(ids) == 1
     assert ConsultationSession.objects.filter(owner_id=alice.id).count() == 1
+    assert ConsultationSession.objects.get(pk=ids.pop()).transcript_count == 1  # not 4
     http.close()
