@@ -278,6 +278,7 @@ def test_every_route_needs_authentication(client_for):
         ("get", f"/v1/session/{sid}/stream"), ("post", "/v1/transcribe"),
         ("post", "/v1/med/session"), ("post", "/v1/med/session/finalize"),
         ("post", "/v1/chat/conversation"), ("post", "/v1/session/feedback"),
+        ("get", "/v1/session/current"),
     ]:  # fmt: skip
         assert getattr(anonymous, method)(path).status_code == 401, path
 

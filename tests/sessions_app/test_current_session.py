@@ -132,6 +132,10 @@ def test_never_another_users_ended_or_idle_session(alice, bob, client_for, setti
     # Bob's own session-less call lands on Bob's session, not on Alice's newer one
     his = ok(client_for(bob).post("/v1/med/session", TRANSCRIPT_BODY, format="json"))
     assert his[HEADER] == str(bobs.id)
+    assert ok(client_for(bob).get("/v1/session/current")).json()["sessionId"] == str(bobs.id)
+    services.session_end(user=bob, session=bobs)
+    nothing = client_for(bob).get("/v1/session/current")  # Alice's session is never his
+    assert (nothing.status_code, nothing.json()["code"]) == (404, "session_not_found")
 
 
 @pytest.mark.django_db
