@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -73,10 +75,12 @@ def session_emit(
     event_type: events.EventType,
     data: dict[str, Any],
 ) -> dict[str, Any]:
-    """Append one event to the session's stream and count it."""
+    """Append one event to the session's stream and count it. The session row is locked
+    (by the count) before the stream row: every path takes them in that order, so parallel
+    writers of one session queue instead of deadlocking."""
     payload = events.event(event_type, data)
-    _stream_append(session=session, payload=payload)
     _sessions(user).filter(pk=session.pk).update(event_count=F("event_count") + 1)
+    _stream_append(session=session, payload=payload)
     return payload
 
 
@@ -519,6 +523,13 @@ def session_record_client_transcript(
     )
 
 
+DbPhase = Callable[[], AbstractContextManager[Any]]
+
+
+def _still_active(*, user: HasId, session: ConsultationSession) -> bool:
+    return _sessions(user).filter(pk=session.pk, status=STATUS_ACTIVE).exists()
+
+
 def med_session_analyze(
     *,
     user: HasId,
@@ -527,23 +538,32 @@ def med_session_analyze(
     language: Language,
     previous: dict[str, Any] | None = None,
     session: ConsultationSession | None = None,
+    db: DbPhase = nullcontext,
 ) -> Any:
     """`POST /v1/med/session`. With a session, the result also lands in its state and stream:
     for a transcript, its new lines first (`session_record_client_transcript`); then
     `ai_thinking` true/false around the call, then `analysis_update` — a diagnosis merged
     into the cumulative analysis; a transcript analysis stored and sent as the `incremental`
-    part next to the unchanged cumulative arrays."""
+    part next to the unchanged cumulative arrays. A failed call adds an `error` event.
+
+    The database work runs in two phases, each inside `db()` (the view passes
+    `rls_context`), with the AI call between them outside any transaction: `ai_thinking`
+    true reaches subscribers when the call starts, and no transaction waits on the model.
+    A session that ended meanwhile gets nothing more."""
     from sessions_app import analysis
 
     if kind not in ("transcript", "diagnosis"):
         raise InvalidInput("type must be transcript or diagnosis", code="invalid_type")
     context = load_json(session.context) or None if session else None
     if session is not None:
-        _require_active(session)
-        session_touch(user=user, session=session)
-        if kind == "transcript":
-            session_record_client_transcript(user=user, session=session, text=text)
-        session_emit(user=user, session=session, event_type="ai_thinking", data={"thinking": True})
+        with db():
+            _require_active(session)
+            session_touch(user=user, session=session)
+            if kind == "transcript":
+                session_record_client_transcript(user=user, session=session, text=text)
+            session_emit(
+                user=user, session=session, event_type="ai_thinking", data={"thinking": True}
+            )
     try:
         result = analysis.analyze(
             "transcript" if kind == "transcript" else "diagnosis",
@@ -552,26 +572,46 @@ def med_session_analyze(
             previous=previous,
             context=context,
         )
-    finally:
+    except Exception as exc:
         if session is not None:
+            with db():
+                _analysis_failed(user=user, session=session, exc=exc)
+        raise
+    if session is not None:
+        with db():
+            if not _still_active(user=user, session=session):
+                return result
             session_emit(
                 user=user, session=session, event_type="ai_thinking", data={"thinking": False}
             )
-    if session is not None:
-        if kind == "transcript":
-            session_store_transcript_analysis(session=session, analysis=result.data)
-            cumulative = load_json(session.analysis)
-            session_emit(
-                user=user,
-                session=session,
-                event_type="analysis_update",
-                data=analysis_update_payload(cumulative, result.data),
-            )
-        else:
-            session_merge_analysis(
-                user=user, session=session, update=result.data, provider=result.provider
-            )
+            if kind == "transcript":
+                session_store_transcript_analysis(session=session, analysis=result.data)
+                cumulative = load_json(_sessions(user).get(pk=session.pk).analysis)
+                session_emit(
+                    user=user,
+                    session=session,
+                    event_type="analysis_update",
+                    data=analysis_update_payload(cumulative, result.data),
+                )
+            else:
+                session_merge_analysis(
+                    user=user, session=session, update=result.data, provider=result.provider
+                )
     return result
+
+
+def _analysis_failed(*, user: HasId, session: ConsultationSession, exc: Exception) -> None:
+    """After a failed call on a live session: `error` (code only) and `ai_thinking` false."""
+    if not _still_active(user=user, session=session):
+        return
+    code = exc.code if isinstance(exc, ApiError) else "internal_error"
+    session_emit(
+        user=user,
+        session=session,
+        event_type="error",
+        data={"message": "Analysis failed", "code": code},
+    )
+    session_emit(user=user, session=session, event_type="ai_thinking", data={"thinking": False})
 
 
 def med_session_finalize(
@@ -580,11 +620,14 @@ def med_session_finalize(
     text: str,
     language: Language,
     session: ConsultationSession | None = None,
+    db: DbPhase = nullcontext,
 ) -> Any:
     """`POST /v1/med/session/finalize`: the final report; with a session it is kept
-    (encrypted) for the PDF and the stream gets `ai_thinking` true/false and a
-    `session_status` with status `finalized`. The session's merged analysis fills in only
-    when the client sent no `diagnosis` key at all (an empty list is the clinician's choice)."""
+    (encrypted) for the PDF and, if the session is active, the stream gets `ai_thinking`
+    true/false and a `session_status` with status `finalized` (an ended session's closed
+    stream stays closed). The session's merged analysis fills in only when the client sent
+    no `diagnosis` key at all (an empty list is the clinician's choice). Phases as in
+    `med_session_analyze`."""
     from sessions_app import analysis
 
     try:
@@ -594,25 +637,31 @@ def med_session_finalize(
     details = parsed if isinstance(parsed, dict) else {"complaint": text}
     if session is not None and "diagnosis" not in details:
         details = {**load_json(session.analysis), **details}
-    # An ended session keeps the report for its PDF, but its closed stream stays closed.
-    live = session if session is not None and session.status == STATUS_ACTIVE else None
-    if live is not None:
-        session_touch(user=user, session=live)
-        session_emit(user=user, session=live, event_type="ai_thinking", data={"thinking": True})
+    live = session is not None and session.status == STATUS_ACTIVE
+    if session is not None and live:
+        with db():
+            session_touch(user=user, session=session)
+            session_emit(
+                user=user, session=session, event_type="ai_thinking", data={"thinking": True}
+            )
     try:
         result = analysis.finalize(details=details, language=language)
-    finally:
-        if live is not None:
-            session_emit(
-                user=user, session=live, event_type="ai_thinking", data={"thinking": False}
-            )
+    except Exception as exc:
+        if session is not None and live:
+            with db():
+                _analysis_failed(user=user, session=session, exc=exc)
+        raise
     if session is not None:
-        session_store_report(session=session, report=result.data, details=details)
-    if live is not None:
-        session_emit(
-            user=user,
-            session=live,
-            event_type="session_status",
-            data=status_data(live, "finalized"),
-        )
+        with db():
+            session_store_report(session=session, report=result.data, details=details)
+            if live and _still_active(user=user, session=session):
+                session_emit(
+                    user=user, session=session, event_type="ai_thinking", data={"thinking": False}
+                )
+                session_emit(
+                    user=user,
+                    session=session,
+                    event_type="session_status",
+                    data=status_data(session, "finalized"),
+                )
     return result

@@ -5,19 +5,25 @@ user's session is a 404 exactly like a missing one."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from mediqom.ai import ai_configured
 from mediqom.api.base import AuthedRequest, BaseApi, parse
 from mediqom.api.parsers import LimitedJSONParser
 from mediqom.api.schema import ERROR_RESPONSES, SSE_EVENTS, ErrorEnvelope
+from mediqom.db.rls import clear_rls, rls_context
 from mediqom.errors import InvalidInput, NotFound
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 from sessions_app import analysis, chat, events, selectors, services, tasks
@@ -291,6 +297,26 @@ SESSION_HEADER_DOC = OpenApiParameter(
 )  # fmt: skip
 
 
+class PhasedApi(BaseApi):
+    """No request-wide transaction: authentication (and a first request's profile) runs in
+    one, then the handler opens its own `rls_context` phases, so the events of a phase commit
+    — and reach stream subscribers — before the slow AI call that follows it."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        nested = connection.in_atomic_block
+        response = APIView.dispatch(self, request, *args, **kwargs)
+        if nested:
+            clear_rls()
+        return response
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            super().initial(request, *args, **kwargs)
+
+    def phase(self, request: AuthedRequest) -> Callable[[], AbstractContextManager[None]]:
+        return lambda: rls_context(request.user)
+
+
 def _with_session(response: Response, session: ConsultationSession | None) -> Response:
     if session is not None:
         response[SESSION_HEADER] = str(session.id)
@@ -308,20 +334,21 @@ def _with_session(response: Response, session: ConsultationSession | None) -> Re
         **AI_ERRORS,
     },
 )
-class MedSessionApi(BaseApi):
+class MedSessionApi(PhasedApi):
     """With `sessionId`: that session (the caller's, else 404). Without: the caller's current
     session, or a new one started for them; its id comes back in `X-Mediqom-Session-Id`."""
 
     def post(self, request: AuthedRequest) -> Response:
         data = parse(MedSessionInput, request.data)
-        if data.get("sessionId"):
-            session = selectors.session_get(user=request.user, session_id=data["sessionId"])
-        else:
-            session, _ = services.session_current_or_start(
-                user=request.user,
-                language=data["language"],
-                models=data.get("models"),
-            )
+        with rls_context(request.user):
+            if data.get("sessionId"):
+                session = selectors.session_get(user=request.user, session_id=data["sessionId"])
+            else:
+                session, _ = services.session_current_or_start(
+                    user=request.user,
+                    language=data["language"],
+                    models=data.get("models"),
+                )
         result = services.med_session_analyze(
             user=request.user,
             kind=data["type"],
@@ -329,6 +356,7 @@ class MedSessionApi(BaseApi):
             language=language_code(data["language"]),
             previous=data.get("previousAnalysis") or None,
             session=session,
+            db=self.phase(request),
         )
         body = {**result.data, "tokenUsage": {"total": result.token_usage}}
         return _with_session(Response(body), session)
@@ -343,22 +371,24 @@ class MedSessionApi(BaseApi):
         **AI_ERRORS,
     },
 )
-class MedSessionFinalizeApi(BaseApi):
+class MedSessionFinalizeApi(PhasedApi):
     """With `sessionId`: that session. Without: the caller's current session if there is one
     (never a new one: a report alone is no consultation)."""
 
     def post(self, request: AuthedRequest) -> Response:
         data = parse(FinalizeInput, request.data)
         session: ConsultationSession | None = None
-        if data.get("sessionId"):
-            session = selectors.session_get(user=request.user, session_id=data["sessionId"])
-        else:
-            session = services.session_current(user=request.user)
+        with rls_context(request.user):
+            if data.get("sessionId"):
+                session = selectors.session_get(user=request.user, session_id=data["sessionId"])
+            else:
+                session = services.session_current(user=request.user)
         result = services.med_session_finalize(
             user=request.user,
             text=data["text"],
             language=language_code(data["language"]),
             session=session,
+            db=self.phase(request),
         )
         body = {**result.data, "tokenUsage": {"total": result.token_usage}}
         return _with_session(Response(body), session)

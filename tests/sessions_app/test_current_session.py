@@ -183,3 +183,36 @@ def test_parallel_session_less_calls_share_one_session(start_server, alice):
     assert ConsultationSession.objects.filter(owner_id=alice.id).count() == 1
     assert ConsultationSession.objects.get(pk=ids.pop()).transcript_count == 1  # not 4
     http.close()
+
+
+def test_ai_thinking_reaches_the_stream_while_the_model_still_works(start_server, ai_stub, alice):
+    """The session-less call commits `ai_thinking` before the model call (no transaction
+    waits on it); a failing model ends with `error` (code only) and `ai_thinking` false."""
+    server = start_server(
+        OPENAI_API_KEY="sk-test-stub", OPENAI_BASE_URL=ai_stub.openai_base_url,
+        MEDIQOM_AI_MAX_RETRIES="0", MEDIQOM_AI_TIMEOUT_MS="20000",
+    )  # fmt: skip
+    ai_stub.reply(api="openai", status=500, delay=3)
+    http = http_for(server, alice)
+    sid = ok(http.post("/v1/session/start", json={"language": "en"})).json()["sessionId"]
+    headers = {"Authorization": f"Bearer {token_for(alice)}", "Accept": "text/event-stream"}
+    with httpx.stream(
+        "GET", f"{server.url}/v1/session/{sid}/stream", headers=headers, timeout=30
+    ) as response:
+        reader = SseReader(response)
+        reader.events(2)
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(http.post, "/v1/med/session", json=diagnosis_body({}))
+            thinking = json.loads(reader.events(1)[0].data)
+            assert (thinking["type"], thinking["data"]) == ("ai_thinking", {"thinking": True})
+            assert not pending.done()  # the model has not answered yet
+            failed = pending.result()
+        assert failed.status_code == 502
+        assert HEADER not in failed.headers
+        rest = [json.loads(f.data) for f in reader.events(2)]
+        assert [(e["type"], e["data"]) for e in rest] == [
+            ("error", {"message": "Analysis failed", "code": failed.json()["code"]}),
+            ("ai_thinking", {"thinking": False}),
+        ]
+    assert {c.tool for c in ai_stub.calls(api="openai")} == {"extractor"}  # model, fallback
+    http.close()
