@@ -74,12 +74,19 @@ def session_emit(
     session: ConsultationSession,
     event_type: events.EventType,
     data: dict[str, Any],
-) -> dict[str, Any]:
-    """Append one event to the session's stream and count it. The session row is locked
-    (by the count) before the stream row: every path takes them in that order, so parallel
-    writers of one session queue instead of deadlocking."""
+    ended: bool = False,
+) -> dict[str, Any] | None:
+    """Append one event to the stream of an active session and count it (None, nothing
+    appended, once the session has ended: late background work must not reopen its stream;
+    only `session_end` itself passes `ended=True`). The session row is locked (by the count)
+    before the stream row: every path takes them in that order, so parallel writers of one
+    session queue instead of deadlocking, and a writer that waited for an end sees it."""
     payload = events.event(event_type, data)
-    _sessions(user).filter(pk=session.pk).update(event_count=F("event_count") + 1)
+    counted = _sessions(user).filter(pk=session.pk)
+    if not ended:
+        counted = counted.filter(status=STATUS_ACTIVE)
+    if not counted.update(event_count=F("event_count") + 1):
+        return None
     _stream_append(session=session, payload=payload)
     return payload
 
@@ -257,7 +264,11 @@ def session_end(
     locked.last_activity_at = now
     locked.save(update_fields=["status", "ended_at", "end_reason", "last_activity_at"])
     session_emit(
-        user=user, session=locked, event_type="session_status", data=status_data(locked, "ended")
+        user=user,
+        session=locked,
+        event_type="session_status",
+        data=status_data(locked, "ended"),
+        ended=True,
     )
     from mediqom.streams.services import stream_end
 

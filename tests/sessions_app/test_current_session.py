@@ -216,3 +216,21 @@ def test_ai_thinking_reaches_the_stream_while_the_model_still_works(start_server
         ]
     assert {c.tool for c in ai_stub.calls(api="openai")} == {"extractor"}  # model, fallback
     http.close()
+
+
+@pytest.mark.django_db
+def test_late_work_does_not_reopen_an_ended_sessions_stream(alice, client_for):
+    """Background analysis finishing after the end (or a call racing it) appends nothing."""
+    from mediqom.streams.models import Stream
+    from sessions_app.events import stream_key
+
+    session = services.session_start(user=alice, language="en")
+    services.session_end(user=alice, session=session)
+    before = stored_events(session.id)
+    late = services.session_emit(
+        user=None, session=session, event_type="ai_thinking", data={"thinking": False}
+    )
+    assert late is None
+    assert stored_events(session.id) == before
+    assert Stream.objects.get(pk=stream_key(session.id)).ended_at is not None
+    assert ConsultationSession.objects.get(pk=session.pk).event_count == len(before)
