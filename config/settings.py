@@ -368,6 +368,10 @@ MEDIQOM_SESSION_ANALYSIS_MIN_NEW_CHARS = env_int(
 MEDIQOM_SESSION_ANALYSIS_STALE_SECONDS = env_int(
     "MEDIQOM_SESSION_ANALYSIS_STALE_SECONDS", 300, minimum=10
 )
+# Optional OpenAI conversation state per session (the reference's "thread", `hasOpenAIThread`)
+# through the Conversations API, when the session_diagnosis flow has an OpenAI key: created
+# at `POST /v1/session/start` with no patient data, deleted when the session ends.
+MEDIQOM_SESSION_OPENAI_CONVERSATIONS = env_bool("MEDIQOM_SESSION_OPENAI_CONVERSATIONS", False)
 # Largest audio file accepted for transcription (OpenAI's limit is 25 MB).
 MEDIQOM_TRANSCRIBE_MAX_BYTES = env_int(
     "MEDIQOM_TRANSCRIBE_MAX_BYTES", 25 * 1024 * 1024, minimum=1024

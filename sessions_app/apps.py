@@ -27,6 +27,18 @@ def _local_diagnosis(*, schema: Any, system: Any, content: Any, language: str) -
     return local_analysis.analyze_diagnosis(segments, language=language_code(language))
 
 
+def _local_chat_patient(*, messages: list[dict[str, Any]]) -> list[str]:
+    from sessions_app.chat import local_chat
+
+    return local_chat(messages=messages, mode="patient")
+
+
+def _local_chat_clinical(*, messages: list[dict[str, Any]]) -> list[str]:
+    from sessions_app.chat import local_chat
+
+    return local_chat(messages=messages, mode="clinical")
+
+
 def open_session_stream(user: Any, session_id: str) -> Any:
     """`GET /v1/session/{id}/stream` served on ASGI in front of Django (mediqom.streams.asgi):
     the caller's session (else the 404 envelope), then its stream with `session_status`
@@ -59,6 +71,8 @@ class SessionsAppConfig(AppConfig):
 
         register_local("session_transcript_analysis", _local_transcript)
         register_local("session_diagnosis", _local_diagnosis)
+        register_local("ai_chat_patient", _local_chat_patient)
+        register_local("ai_chat_clinical", _local_chat_clinical)
         from mediqom.streams.asgi import StreamRoute, stream_routes
 
         stream_routes.append(

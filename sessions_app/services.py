@@ -7,6 +7,9 @@ appended to the session's event stream (`sessions_app.events`), in the same tran
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -71,11 +74,20 @@ def session_emit(
     session: ConsultationSession,
     event_type: events.EventType,
     data: dict[str, Any],
-) -> dict[str, Any]:
-    """Append one event to the session's stream and count it."""
+    ended: bool = False,
+) -> dict[str, Any] | None:
+    """Append one event to the stream of an active session and count it (None, nothing
+    appended, once the session has ended: late background work must not reopen its stream;
+    only `session_end` itself passes `ended=True`). The session row is locked (by the count)
+    before the stream row: every path takes them in that order, so parallel writers of one
+    session queue instead of deadlocking, and a writer that waited for an end sees it."""
     payload = events.event(event_type, data)
+    counted = _sessions(user).filter(pk=session.pk)
+    if not ended:
+        counted = counted.filter(status=STATUS_ACTIVE)
+    if not counted.update(event_count=F("event_count") + 1):
+        return None
     _stream_append(session=session, payload=payload)
-    _sessions(user).filter(pk=session.pk).update(event_count=F("event_count") + 1)
     return payload
 
 
@@ -92,17 +104,31 @@ def session_start(
     models: list[str] | None = None,
     translate: bool = False,
     context: dict[str, Any] | None = None,
+    openai_state: bool = False,
 ) -> ConsultationSession:
-    """A new active session owned by the caller."""
+    """A new active session owned by the caller; with `openai_state`, also its optional
+    OpenAI conversation (`sessions_app.openai_state`, created before the row so no
+    transaction waits on the network)."""
+    from sessions_app.openai_state import conversation_create
+
+    session_id = uuid.uuid4()
+    chosen = list(models or ["GP"])
+    conversation = (
+        conversation_create(session_id=session_id, language=language, models=chosen)
+        if openai_state
+        else ""
+    )
     now = timezone.now()
     session = ConsultationSession.objects.create(
+        id=session_id,
         owner_id=user.id,
         language=language_code(language),
-        models_requested=list(models or ["GP"]),
+        models_requested=chosen,
         translate=translate,
         created_at=now,
         last_activity_at=now,
         context=dump_json(context) if context else "",
+        openai_conversation_id=conversation,
     )
     started = status_data(session, "started")
     session_emit(user=user, session=session, event_type="session_status", data=started)
@@ -238,13 +264,29 @@ def session_end(
     locked.last_activity_at = now
     locked.save(update_fields=["status", "ended_at", "end_reason", "last_activity_at"])
     session_emit(
-        user=user, session=locked, event_type="session_status", data=status_data(locked, "ended")
+        user=user,
+        session=locked,
+        event_type="session_status",
+        data=status_data(locked, "ended"),
+        ended=True,
     )
     from mediqom.streams.services import stream_end
 
     stream_end(key=events.stream_key(locked.id))
+    if locked.openai_conversation_id:
+        session_id, conversation = locked.id, locked.openai_conversation_id
+        transaction.on_commit(lambda: _forget_conversation(session_id, conversation))
     log.info("session ended", extra={"session_id": str(locked.id), "reason": reason})
     return locked
+
+
+def _forget_conversation(session_id: UUID, conversation: str) -> None:
+    """After the end commits: delete the session's OpenAI conversation, then forget its id."""
+    from sessions_app.openai_state import conversation_delete
+
+    if conversation_delete(conversation):
+        # unscoped: runs after the end committed, for a session authorized by that end
+        ConsultationSession.objects.filter(pk=session_id).update(openai_conversation_id="")
 
 
 def sessions_end_idle(*, now: datetime | None = None) -> int:
@@ -420,6 +462,85 @@ def session_finish(
     return session_end(user=user, session=session, reason="client")
 
 
+def session_current(*, user: HasId) -> ConsultationSession | None:
+    """The caller's *current* session, where session-less calls of the consultation page
+    (`POST /v1/med/session`, `…/finalize` without `sessionId`) land: among the caller's own
+    sessions (`owner` = the caller; never another user's) those with status `active` and
+    activity within the last `MEDIQOM_SESSION_IDLE_MINUTES` (an older one is about to be ended
+    as idle), the most recently active one — latest `last_activity_at`, then latest
+    `created_at`, then the larger id. A new `POST /v1/session/start` therefore becomes current
+    at once, and every call that lands on a session keeps it current."""
+    cutoff = timezone.now() - timedelta(minutes=settings.MEDIQOM_SESSION_IDLE_MINUTES)
+    return (
+        _sessions(user)
+        .active()
+        .filter(last_activity_at__gte=cutoff)
+        .order_by("-last_activity_at", "-created_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def session_current_or_start(
+    *, user: HasId, language: str, models: list[str] | None = None
+) -> tuple[ConsultationSession, bool]:
+    """The caller's current session, or a new one started for them (`True` when started).
+    Serialised per user (advisory lock), so parallel session-less calls share one session."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"session-current:{user.id}"]
+        )
+    current = session_current(user=user)
+    if current is not None:
+        return current, False
+    session = session_start(user=user, language=language, models=models or None)
+    log.info("session started implicitly", extra={"session_id": str(session.id)})
+    return session, True
+
+
+def session_touch(*, user: HasId, session: ConsultationSession) -> None:
+    """Record activity on the session (keeps it current and away from the idle end)."""
+    now = timezone.now()
+    _sessions(user).filter(pk=session.pk).update(last_activity_at=now)
+    session.last_activity_at = now
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@transaction.atomic
+def session_record_client_transcript(
+    *, user: HasId, session: ConsultationSession, text: str
+) -> SessionTranscript | None:
+    """The consultation page sends its whole transcript so far with every `type: transcript`
+    call. When the session's stored transcript (line by line, blank lines ignored) is a
+    prefix of it, the new lines are stored as one transcript chunk and pushed as
+    `partial_transcript`; text that does not continue the stored one is not stored (no
+    guessing, no duplicates when the chunks already came through `…/transcribe`)."""
+    _sessions(user).select_for_update().filter(pk=session.pk).first()  # parallel calls queue
+    stored = [
+        line
+        for t in _transcripts(user).filter(session_id=session.pk).order_by("position")
+        for line in _lines(t.text)
+    ]
+    incoming = _lines(text)
+    if len(incoming) <= len(stored) or incoming[: len(stored)] != stored:
+        return None
+    return session_add_transcript(
+        user=user, session=session, text="\n".join(incoming[len(stored) :])
+    )
+
+
+DbPhase = Callable[[], AbstractContextManager[Any]]
+
+
+def _still_active(*, user: HasId, session: ConsultationSession) -> bool:
+    return _sessions(user).filter(pk=session.pk, status=STATUS_ACTIVE).exists()
+
+
 def med_session_analyze(
     *,
     user: HasId,
@@ -428,17 +549,32 @@ def med_session_analyze(
     language: Language,
     previous: dict[str, Any] | None = None,
     session: ConsultationSession | None = None,
+    db: DbPhase = nullcontext,
 ) -> Any:
-    """`POST /v1/med/session`. With a session, the result also lands in its state and stream
-    (transcript analysis stored; a diagnosis merged and pushed as `analysis_update`)."""
+    """`POST /v1/med/session`. With a session, the result also lands in its state and stream:
+    for a transcript, its new lines first (`session_record_client_transcript`); then
+    `ai_thinking` true/false around the call, then `analysis_update` — a diagnosis merged
+    into the cumulative analysis; a transcript analysis stored and sent as the `incremental`
+    part next to the unchanged cumulative arrays. A failed call adds an `error` event.
+
+    The database work runs in two phases, each inside `db()` (the view passes
+    `rls_context`), with the AI call between them outside any transaction: `ai_thinking`
+    true reaches subscribers when the call starts, and no transaction waits on the model.
+    A session that ended meanwhile gets nothing more."""
     from sessions_app import analysis
 
     if kind not in ("transcript", "diagnosis"):
         raise InvalidInput("type must be transcript or diagnosis", code="invalid_type")
     context = load_json(session.context) or None if session else None
     if session is not None:
-        _require_active(session)
-        session_emit(user=user, session=session, event_type="ai_thinking", data={"thinking": True})
+        with db():
+            _require_active(session)
+            session_touch(user=user, session=session)
+            if kind == "transcript":
+                session_record_client_transcript(user=user, session=session, text=text)
+            session_emit(
+                user=user, session=session, event_type="ai_thinking", data={"thinking": True}
+            )
     try:
         result = analysis.analyze(
             "transcript" if kind == "transcript" else "diagnosis",
@@ -447,26 +583,62 @@ def med_session_analyze(
             previous=previous,
             context=context,
         )
-    finally:
+    except Exception as exc:
         if session is not None:
+            with db():
+                _analysis_failed(user=user, session=session, exc=exc)
+        raise
+    if session is not None:
+        with db():
+            if not _still_active(user=user, session=session):
+                return result
             session_emit(
                 user=user, session=session, event_type="ai_thinking", data={"thinking": False}
             )
-    if session is not None:
-        if kind == "transcript":
-            session_store_transcript_analysis(session=session, analysis=result.data)
-        else:
-            session_merge_analysis(
-                user=user, session=session, update=result.data, provider=result.provider
-            )
+            if kind == "transcript":
+                session_store_transcript_analysis(session=session, analysis=result.data)
+                cumulative = load_json(_sessions(user).get(pk=session.pk).analysis)
+                session_emit(
+                    user=user,
+                    session=session,
+                    event_type="analysis_update",
+                    data=analysis_update_payload(cumulative, result.data),
+                )
+            else:
+                session_merge_analysis(
+                    user=user, session=session, update=result.data, provider=result.provider
+                )
     return result
 
 
+def _analysis_failed(*, user: HasId, session: ConsultationSession, exc: Exception) -> None:
+    """After a failed call on a live session: `error` (code only) and `ai_thinking` false."""
+    if not _still_active(user=user, session=session):
+        return
+    code = exc.code if isinstance(exc, ApiError) else "internal_error"
+    session_emit(
+        user=user,
+        session=session,
+        event_type="error",
+        data={"message": "Analysis failed", "code": code},
+    )
+    session_emit(user=user, session=session, event_type="ai_thinking", data={"thinking": False})
+
+
 def med_session_finalize(
-    *, text: str, language: Language, session: ConsultationSession | None = None
+    *,
+    user: HasId,
+    text: str,
+    language: Language,
+    session: ConsultationSession | None = None,
+    db: DbPhase = nullcontext,
 ) -> Any:
     """`POST /v1/med/session/finalize`: the final report; with a session it is kept
-    (encrypted) for the PDF."""
+    (encrypted) for the PDF and, if the session is active, the stream gets `ai_thinking`
+    true/false and a `session_status` with status `finalized` (an ended session's closed
+    stream stays closed). The session's merged analysis fills in only when the client sent
+    no `diagnosis` key at all (an empty list is the clinician's choice). Phases as in
+    `med_session_analyze`."""
     from sessions_app import analysis
 
     try:
@@ -474,9 +646,33 @@ def med_session_finalize(
     except ValueError:
         parsed = None
     details = parsed if isinstance(parsed, dict) else {"complaint": text}
-    if session is not None and not details.get("diagnosis"):
+    if session is not None and "diagnosis" not in details:
         details = {**load_json(session.analysis), **details}
-    result = analysis.finalize(details=details, language=language)
+    live = session is not None and session.status == STATUS_ACTIVE
+    if session is not None and live:
+        with db():
+            session_touch(user=user, session=session)
+            session_emit(
+                user=user, session=session, event_type="ai_thinking", data={"thinking": True}
+            )
+    try:
+        result = analysis.finalize(details=details, language=language)
+    except Exception as exc:
+        if session is not None and live:
+            with db():
+                _analysis_failed(user=user, session=session, exc=exc)
+        raise
     if session is not None:
-        session_store_report(session=session, report=result.data, details=details)
+        with db():
+            session_store_report(session=session, report=result.data, details=details)
+            if live and _still_active(user=user, session=session):
+                session_emit(
+                    user=user, session=session, event_type="ai_thinking", data={"thinking": False}
+                )
+                session_emit(
+                    user=user,
+                    session=session,
+                    event_type="session_status",
+                    data=status_data(session, "finalized"),
+                )
     return result

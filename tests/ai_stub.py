@@ -16,7 +16,8 @@ explanatory body (a test that forgot a rule fails loudly). `stub.requests` recor
 request (path, headers, parsed JSON or form fields).
 
 Endpoints: OpenAI `POST /v1/chat/completions` (tool_calls or text; `stream: true` as SSE
-deltas) and `POST /v1/audio/transcriptions` (multipart); Gemini
+deltas), `POST /v1/audio/transcriptions` (multipart) and the Conversations API
+(`POST /v1/conversations`, `DELETE /v1/conversations/{id}`; api "conversations"); Gemini
 `POST /v1beta/models/{model}:generateContent` (functionCall or text) and
 `:streamGenerateContent?alt=sse`.
 """
@@ -37,7 +38,7 @@ Args = dict[str, Any] | Callable[["Recorded"], dict[str, Any]]
 
 @dataclass
 class Recorded:
-    api: str  # "openai" | "gemini" | "transcription"
+    api: str  # "openai" | "gemini" | "transcription" | "conversations"
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
@@ -183,6 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.endswith("/audio/transcriptions"):
             body = _multipart(raw, headers.get("content-type", ""))
             request = Recorded("transcription", path, headers, body, body.get("model"), None, False)
+        elif path.endswith("/conversations"):
+            body = json.loads(raw or b"{}")
+            request = Recorded("conversations", path, headers, body, None, None, False)
         elif gemini:
             body = json.loads(raw or b"{}")
             request = Recorded(
@@ -197,6 +201,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": {"message": f"stub: no endpoint {path}"}})
             return
+        self._answer(request)
+
+    def do_DELETE(self) -> None:
+        path = self.path.split("?", 1)[0]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if not re.match(r"^/v1/conversations/[^/]+$", path):
+            self._json(404, {"error": {"message": f"stub: no endpoint DELETE {path}"}})
+            return
+        self._answer(Recorded("conversations", path, headers, {"method": "DELETE"}, None, None,
+                              False))  # fmt: skip
+
+    def _answer(self, request: Recorded) -> None:
         rule = self.owner._match(request)
         if rule is None:
             self._json(
@@ -215,6 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if request.api == "openai":
             self._openai(request, rule)
+        elif request.api == "conversations":
+            self._conversation(request)
         elif request.api == "gemini":
             self._gemini(request, rule)
         else:
@@ -345,6 +363,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             parts = [{"text": rule.text or ""}]
         self._json(200, answer(parts))
+
+    def _conversation(self, request: Recorded) -> None:
+        """OpenAI Conversations API: create (POST /v1/conversations) and delete."""
+        if request.body.get("method") == "DELETE":
+            conversation_id = request.path.rsplit("/", 1)[1]
+            self._json(200, {"id": conversation_id, "object": "conversation.deleted",
+                             "deleted": True})  # fmt: skip
+            return
+        with self.owner.lock:
+            number = sum(1 for r in self.owner.requests if r.api == "conversations")
+        self._json(200, {"id": f"conv_stub{number}", "object": "conversation",
+                         "created_at": int(time.time()),
+                         "metadata": request.body.get("metadata") or {}})  # fmt: skip
 
     def _transcription(self, request: Recorded, rule: Rule) -> None:
         text = rule.transcript or ""

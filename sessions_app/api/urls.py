@@ -6,6 +6,7 @@ from sessions_app.api import views
 
 urlpatterns: list[URLPattern] = [
     path("session/start", views.SessionStartApi.as_view(), name="session-start"),
+    path("session/current", views.SessionCurrentApi.as_view(), name="session-current"),
     path("session/feedback", views.SessionFeedbackApi.as_view(), name="session-feedback"),
     path(
         "session/<uuid:session_id>/transcribe",

@@ -5,20 +5,26 @@ user's session is a 404 exactly like a missing one."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from mediqom.ai import ai_configured
 from mediqom.api.base import AuthedRequest, BaseApi, parse
 from mediqom.api.parsers import LimitedJSONParser
 from mediqom.api.schema import ERROR_RESPONSES, SSE_EVENTS, ErrorEnvelope
-from mediqom.errors import InvalidInput
+from mediqom.db.rls import clear_rls, rls_context
+from mediqom.errors import InvalidInput, NotFound
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 from sessions_app import analysis, chat, events, selectors, services, tasks
 from sessions_app.api.serializers import (
@@ -33,6 +39,7 @@ from sessions_app.api.serializers import (
     TranscribeForm,
 )
 from sessions_app.languages import language_code
+from sessions_app.models import ConsultationSession
 from sessions_app.report import render_report_pdf
 from sessions_app.transcription import DEFAULT_CONFIDENCE, check_audio, parse_instructions
 
@@ -95,6 +102,7 @@ class SessionStartApi(BaseApi):
             models=data.get("models"),
             translate=data["translate"],
             context=data.get("patientContext"),
+            openai_state=True,
         )
         sid = str(session.id)
         return Response(
@@ -112,7 +120,7 @@ class SessionStartApi(BaseApi):
                 "config": {
                     "language": data["language"],
                     "models": session.models_requested,
-                    "hasOpenAIThread": False,
+                    "hasOpenAIThread": bool(session.openai_conversation_id),
                 },
             }
         )
@@ -280,17 +288,67 @@ class TranscribeApi(MultipartApi):
         return Response({"text": text})
 
 
+# The session a session-less `/v1/med/session` or `…/finalize` landed on (README "The
+# current session"); the JSON bodies stay exactly the contract's.
+SESSION_HEADER = "X-Mediqom-Session-Id"
+SESSION_HEADER_DOC = OpenApiParameter(
+    SESSION_HEADER, str, OpenApiParameter.HEADER, response=[200],
+    description="The session the result landed on (absent when none)",
+)  # fmt: skip
+
+
+class PhasedApi(BaseApi):
+    """No request-wide transaction: authentication (and a first request's profile) runs in
+    one, then the handler opens its own `rls_context` phases, so the events of a phase commit
+    — and reach stream subscribers — before the slow AI call that follows it."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        nested = connection.in_atomic_block
+        response = APIView.dispatch(self, request, *args, **kwargs)
+        if nested:
+            clear_rls()
+        return response
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            super().initial(request, *args, **kwargs)
+
+    def phase(self, request: AuthedRequest) -> Callable[[], AbstractContextManager[None]]:
+        return lambda: rls_context(request.user)
+
+
+def _with_session(response: Response, session: ConsultationSession | None) -> Response:
+    if session is not None:
+        response[SESSION_HEADER] = str(session.id)
+        response["Access-Control-Expose-Headers"] = SESSION_HEADER
+    return response
+
+
 @extend_schema(
-    request=MedSessionInput, responses={200: dict, **ERROR_RESPONSES, **ENDED, **AI_ERRORS}
+    request=MedSessionInput,
+    parameters=[SESSION_HEADER_DOC],
+    responses={
+        200: dict,
+        **ERROR_RESPONSES,
+        **ENDED,
+        **AI_ERRORS,
+    },
 )
-class MedSessionApi(BaseApi):
+class MedSessionApi(PhasedApi):
+    """With `sessionId`: that session (the caller's, else 404). Without: the caller's current
+    session, or a new one started for them; its id comes back in `X-Mediqom-Session-Id`."""
+
     def post(self, request: AuthedRequest) -> Response:
         data = parse(MedSessionInput, request.data)
-        session = (
-            selectors.session_get(user=request.user, session_id=data["sessionId"])
-            if data.get("sessionId")
-            else None
-        )
+        with rls_context(request.user):
+            if data.get("sessionId"):
+                session = selectors.session_get(user=request.user, session_id=data["sessionId"])
+            else:
+                session, _ = services.session_current_or_start(
+                    user=request.user,
+                    language=data["language"],
+                    models=data.get("models"),
+                )
         result = services.med_session_analyze(
             user=request.user,
             kind=data["type"],
@@ -298,23 +356,54 @@ class MedSessionApi(BaseApi):
             language=language_code(data["language"]),
             previous=data.get("previousAnalysis") or None,
             session=session,
+            db=self.phase(request),
         )
-        return Response({**result.data, "tokenUsage": {"total": result.token_usage}})
+        body = {**result.data, "tokenUsage": {"total": result.token_usage}}
+        return _with_session(Response(body), session)
 
 
-@extend_schema(request=FinalizeInput, responses={200: dict, **ERROR_RESPONSES, **AI_ERRORS})
-class MedSessionFinalizeApi(BaseApi):
+@extend_schema(
+    request=FinalizeInput,
+    parameters=[SESSION_HEADER_DOC],
+    responses={
+        200: dict,
+        **ERROR_RESPONSES,
+        **AI_ERRORS,
+    },
+)
+class MedSessionFinalizeApi(PhasedApi):
+    """With `sessionId`: that session. Without: the caller's current session if there is one
+    (never a new one: a report alone is no consultation)."""
+
     def post(self, request: AuthedRequest) -> Response:
         data = parse(FinalizeInput, request.data)
-        session = (
-            selectors.session_get(user=request.user, session_id=data["sessionId"])
-            if data.get("sessionId")
-            else None
-        )
+        session: ConsultationSession | None = None
+        with rls_context(request.user):
+            if data.get("sessionId"):
+                session = selectors.session_get(user=request.user, session_id=data["sessionId"])
+            else:
+                session = services.session_current(user=request.user)
         result = services.med_session_finalize(
-            text=data["text"], language=language_code(data["language"]), session=session
+            user=request.user,
+            text=data["text"],
+            language=language_code(data["language"]),
+            session=session,
+            db=self.phase(request),
         )
-        return Response({**result.data, "tokenUsage": {"total": result.token_usage}})
+        body = {**result.data, "tokenUsage": {"total": result.token_usage}}
+        return _with_session(Response(body), session)
+
+
+@extend_schema(responses={200: dict, **ERROR_RESPONSES})
+class SessionCurrentApi(BaseApi):
+    """`GET /v1/session/current`: the caller's current session as `…/status` shows it, so a
+    subscriber can find the stream that session-less calls feed; 404 when there is none."""
+
+    def get(self, request: AuthedRequest) -> Response:
+        session = services.session_current(user=request.user)
+        if session is None:
+            raise NotFound("No current session", code="session_not_found")
+        return Response(selectors.session_status(user=request.user, session=session))
 
 
 class ChatConversationApi(BaseApi):

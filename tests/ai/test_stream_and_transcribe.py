@@ -14,6 +14,7 @@ from mediqom.ai import (
     transcribe,
     unregister_local,
 )
+from mediqom.ai.local import local_function
 
 MESSAGES = [
     {"role": "system", "content": "You are a careful assistant."},
@@ -48,18 +49,29 @@ def test_a_stream_with_every_provider_failing_raises_a_provider_error(ai_provide
     assert caught.value.code == "ai_timeout"
 
 
+@pytest.fixture
+def without_local_chat() -> Any:
+    """No offline chat function for the test (sessions_app registers one); restored after."""
+    previous = local_function("ai_chat_patient")
+    unregister_local("ai_chat_patient")
+    yield
+    if previous is not None:
+        register_local("ai_chat_patient", previous)
+    else:
+        unregister_local("ai_chat_patient")
+
+
+@pytest.mark.usefixtures("without_local_chat")
 def test_stream_without_keys_is_unavailable_at_once(ai_stub):
     with pytest.raises(AIUnavailable):
         stream_chat(flow="ai_chat_patient", messages=MESSAGES)
     assert ai_stub.requests == []
 
 
+@pytest.mark.usefixtures("without_local_chat")
 def test_stream_without_keys_uses_a_local_function(ai_stub):
     register_local("ai_chat_patient", lambda *, messages: iter(["local ", "answer"]))
-    try:
-        assert list(stream_chat(flow="ai_chat_patient", messages=MESSAGES)) == ["local ", "answer"]
-    finally:
-        unregister_local("ai_chat_patient")
+    assert list(stream_chat(flow="ai_chat_patient", messages=MESSAGES)) == ["local ", "answer"]
 
 
 def test_it_transcribes_audio_through_the_openai_audio_api(ai_providers):

@@ -278,18 +278,22 @@ def test_every_route_needs_authentication(client_for):
         ("get", f"/v1/session/{sid}/stream"), ("post", "/v1/transcribe"),
         ("post", "/v1/med/session"), ("post", "/v1/med/session/finalize"),
         ("post", "/v1/chat/conversation"), ("post", "/v1/session/feedback"),
+        ("get", "/v1/session/current"),
     ]:  # fmt: skip
         assert getattr(anonymous, method)(path).status_code == 401, path
 
 
-def test_chat_without_a_provider_is_a_clear_503(api):
+def test_chat_without_a_provider_answers_offline(api):
     response = api.post(
         "/v1/chat/conversation",
         {"message": "Hi", "mode": "patient", "profileId": "p"},
         format="json",
     )
-    assert response.status_code == 503
-    assert response.json()["code"] == "ai_unavailable"
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/event-stream")
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith('data: {"type":"chunk","content":"Offline answer: no AI model')
+    assert body.endswith('data: {"type":"complete"}\n\n')
     bad = api.post("/v1/chat/conversation", {"message": "Hi", "mode": "x"}, format="json")
     assert bad.status_code == 400
 
