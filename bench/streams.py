@@ -3,7 +3,8 @@ pub/sub peer (bench/peers/sse_peer.py), side by side in one run.
 
 Run: ``.venv/bin/python bench/streams.py`` (PostgreSQL and Redis on 127.0.0.1; about 1 minute
 per target). Not part of the test run. Options: --clients 2000 --streams 50 --rate 2
---seconds 20 --producers 1 --targets ours-uvicorn-1,peer (also ours-uvicorn-2, ours-daphne-1).
+--seconds 20 --producers 1 --targets ours-uvicorn-1,peer (also ours-uvicorn-2, ours-daphne-1;
+a target may be listed again, e.g. peer,ours-uvicorn-1,peer,ours-uvicorn-1).
 
 Each target is one server started on a socket bound here; `--clients` SSE connections (two
 client processes, raw HTTP/1.1) spread over `--streams` streams; then a producer emits `--rate`
@@ -334,6 +335,7 @@ def run_target(
         "emit_p50_ms": statistics.median(calls),
         "emit_p99_ms": calls[int(len(calls) * 0.99) - 1],
         "errors": sum(r["errors"] for r in results),
+        "load": os.getloadavg()[0],
     }
 
 
@@ -414,25 +416,31 @@ def main() -> None:
         f"for {args.seconds:.0f} s\n"
     )
     print("| target | connected | delivered | p50 ms | p99 ms | RSS/conn KB | server RSS MB "
-          "| server CPU | connect s | emit p50/p99 ms | late emits |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| server CPU | connect s | emit p50/p99 ms | late emits | load |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['target']} | {r['connected']} | {r['delivered_pct']:.2f}% | {r['p50_ms']:.1f} "
             f"| {r['p99_ms']:.1f} | {r['rss_per_conn_kb']:.1f} | {r['rss_mb']:.0f} "
             f"| {r['cpu_pct']:.0f}% | {r['connect_s']:.1f} "
-            f"| {r['emit_p50_ms']:.1f}/{r['emit_p99_ms']:.1f} | {r['late']} |"
+            f"| {r['emit_p50_ms']:.2f}/{r['emit_p99_ms']:.2f} | {r['late']} | {r['load']:.1f} |"
         )
-    peer = next((r for r in rows if r["target"] == "peer"), None)
-    if peer:
+    if any(r["target"] == "peer" for r in rows):
+        # a target listed more than once (--targets peer,ours-uvicorn-1,peer,ours-uvicorn-1)
+        # is compared with the peer run nearest before it (else the first one), so that each
+        # ratio comes from two runs minutes apart under about the same machine load
         print("\nratios ours/peer (p99 latency, RSS/conn; below 1 means ours is better):")
+        peer = next(r for r in rows if r["target"] == "peer")
         for r in rows:
-            if r is not peer:
-                print(
-                    f"- {r['target']}: p99 {r['p99_ms'] / peer['p99_ms']:.2f}, "
-                    f"RSS/conn {r['rss_per_conn_kb'] / peer['rss_per_conn_kb']:.2f}, "
-                    f"delivered {r['delivered_pct']:.2f}% vs {peer['delivered_pct']:.2f}%"
-                )
+            if r["target"] == "peer":
+                peer = r
+                continue
+            print(
+                f"- {r['target']}: p99 {r['p99_ms'] / peer['p99_ms']:.2f}, "
+                f"p50 {r['p50_ms'] / peer['p50_ms']:.2f}, "
+                f"RSS/conn {r['rss_per_conn_kb'] / peer['rss_per_conn_kb']:.2f}, "
+                f"delivered {r['delivered_pct']:.2f}% vs {peer['delivered_pct']:.2f}%"
+            )
 
 
 if __name__ == "__main__":

@@ -1,33 +1,51 @@
-"""Field-level encryption for the few secrets the server must hold (e.g. `key_pass`).
+"""Field-level encryption for the secrets and patient data the server must hold (`key_pass`,
+stream event payloads).
 
-Stored form: `mqfe1:<key id>:<AES-256-GCM envelope>`. The newest key of
+Stored form: `mqfe1:<key id>:<AES-256-GCM envelope>`, the envelope being
+`base64(iv[12] ‖ ciphertext ‖ tag[16])` as in `crypto_app.primitives`. The newest key of
 MEDIQOM_FIELD_ENCRYPTION_KEYS encrypts; every listed key decrypts, found by its id (the first
 8 hex digits of its SHA-256). A value without the prefix is legacy plaintext (a database that
 predates this server): it is returned as is and encrypted on the next save.
+
+Stream appends encrypt one small value per event, so the key ring is built once per key list
+(a changed setting, e.g. during rotation, builds a new one) and the cipher is `cryptography`'s
+AESGCM (OpenSSL): about 2 µs per 1 KiB value against about 60 µs for pycryptodome's per-call
+GCM setup (bench/README.md, "Crypto primitives"). The wire format is the same either way.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import hashlib
+import secrets
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from crypto_app.primitives import CryptoFormatError, aes_decrypt, aes_encrypt
+from crypto_app.primitives import GCM_IV_BYTES, GCM_TAG_BYTES
 
 PREFIX = "mqfe1"
 
 
-def _keys() -> list[tuple[str, bytes]]:
-    keys = []
-    for encoded in settings.MEDIQOM_FIELD_ENCRYPTION_KEYS:
+@functools.lru_cache(maxsize=8)
+def _ring(encoded_keys: tuple[str, ...]) -> tuple[tuple[str, AESGCM], ...]:
+    ring = []
+    for encoded in encoded_keys:
         raw = base64.b64decode(encoded)
-        keys.append((hashlib.sha256(raw).hexdigest()[:8], raw))
-    return keys
+        ring.append((hashlib.sha256(raw).hexdigest()[:8], AESGCM(raw)))
+    return tuple(ring)
+
+
+def _keys() -> tuple[tuple[str, AESGCM], ...]:
+    """(key id, cipher) of every configured key, the newest (encrypting) one first."""
+    return _ring(tuple(settings.MEDIQOM_FIELD_ENCRYPTION_KEYS))
 
 
 def is_encrypted(value: str) -> bool:
@@ -36,8 +54,10 @@ def is_encrypted(value: str) -> bool:
 
 def encrypt_value(plaintext: str) -> str:
     """Encrypt with the newest key."""
-    key_id, key = _keys()[0]
-    return f"{PREFIX}:{key_id}:{aes_encrypt(key, plaintext.encode('utf-8'))}"
+    key_id, cipher = _keys()[0]
+    iv = secrets.token_bytes(GCM_IV_BYTES)
+    sealed = iv + cipher.encrypt(iv, plaintext.encode("utf-8"), None)
+    return f"{PREFIX}:{key_id}:{base64.b64encode(sealed).decode('ascii')}"
 
 
 def decrypt_value(stored: str) -> str:
@@ -45,11 +65,15 @@ def decrypt_value(stored: str) -> str:
     if not is_encrypted(stored):
         return stored
     _, key_id, envelope = stored.split(":", 2)
-    for candidate_id, key in _keys():
+    for candidate_id, cipher in _keys():
         if candidate_id == key_id:
             try:
-                return aes_decrypt(key, envelope).decode("utf-8")
-            except CryptoFormatError as exc:
+                sealed = base64.b64decode(envelope, validate=True)
+                if len(sealed) < GCM_IV_BYTES + GCM_TAG_BYTES:
+                    raise ValueError("envelope is too short")
+                iv = sealed[:GCM_IV_BYTES]
+                return cipher.decrypt(iv, sealed[GCM_IV_BYTES:], None).decode("utf-8")
+            except (binascii.Error, ValueError, InvalidTag) as exc:
                 raise ImproperlyConfigured(
                     f"field value under key {key_id} does not decrypt"
                 ) from exc

@@ -24,8 +24,11 @@ from types import FrameType
 from typing import Any
 
 import orjson
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -81,6 +84,60 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
+class _RedisPublisher:
+    """PUBLISH to the Redis pub/sub channel layer from the calling thread, on connections kept
+    open per process: no hop to an event loop thread and back for every event. Messages are
+    what the layer's own `group_send` would send (its group channel name, shard choice and
+    serializer), so any process's layer subscription receives them (tests/streams prove it
+    with a real layer subscriber)."""
+
+    def __init__(self, layer: RedisPubSubChannelLayer, hosts: list[dict[str, Any]], prefix: str):
+        self.layer = layer
+        self.prefix = prefix
+        self.clients = [redis.Redis(connection_pool=_pool(host)) for host in hosts]
+
+    @classmethod
+    def of(cls, layer: Any) -> _RedisPublisher | None:
+        """The publisher of a Redis pub/sub layer (None for other layers and for Sentinel
+        hosts, which keep the layer's own path)."""
+        if type(layer) is not RedisPubSubChannelLayer:
+            return None
+        with _redis_publishers_lock:
+            if layer not in _redis_publishers:
+                config = vars(layer)
+                kwargs = dict(config.get("_kwargs", {}))
+                args = config.get("_args", ())
+                hosts = decode_hosts(args[0] if args else kwargs.get("hosts"))
+                usable = all("address" in host or "host" in host for host in hosts)
+                _redis_publishers[layer] = (
+                    cls(layer, hosts, kwargs.get("prefix", "asgi")) if usable else None
+                )
+            return _redis_publishers[layer]
+
+    def publish(self, group: str, message: dict[str, Any]) -> None:
+        channel = f"{self.prefix}__group__{group}"
+        client = self.clients[_consistent_hash(channel, len(self.clients))]
+        client.publish(channel, self.layer.serialize(message))
+
+
+def _pool(host: dict[str, Any]) -> redis.ConnectionPool:
+    """A sync pool for one `hosts` entry, like channels_redis.utils.create_pool."""
+    options = {
+        "socket_timeout": PUBLISH_TIMEOUT_SECONDS,
+        "socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS,
+        **host,
+    }
+    if "address" in options:
+        return redis.ConnectionPool.from_url(options.pop("address"), **options)
+    return redis.ConnectionPool(**options)
+
+
+_redis_publishers: weakref.WeakKeyDictionary[Any, _RedisPublisher | None] = (
+    weakref.WeakKeyDictionary()
+)
+_redis_publishers_lock = threading.Lock()
+
+
 def publish(message: dict[str, Any], key: str) -> None:
     """Send one message to the stream's group; waits briefly, never raises (the log is the
     source of truth, so a lost publish is a gap that listeners backfill)."""
@@ -92,15 +149,19 @@ def publish(message: dict[str, Any], key: str) -> None:
         running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    loop = _server_loop() or _publisher.loop()
     try:
+        direct = None if running is not None else _RedisPublisher.of(layer)
+        if direct is not None:
+            direct.publish(group, message)
+            return
         if running is not None:
             # sync code called on a running loop cannot block on it; fire and forget
             running.create_task(layer.group_send(group, message))
             return
+        loop = _server_loop() or _publisher.loop()
         future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
         future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-    except (concurrent.futures.TimeoutError, TimeoutError):
+    except (concurrent.futures.TimeoutError, TimeoutError, redis.TimeoutError):
         log.warning("stream publish timed out; listeners will backfill from the log")
     except Exception as exc:  # noqa: BLE001 - a broken layer must never fail the append
         log.warning("stream publish failed (%s); listeners will backfill", type(exc).__name__)

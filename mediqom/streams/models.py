@@ -37,8 +37,14 @@ class StreamEvent(models.Model):
     """One stored event; `payload` is the compact JSON the clients receive, encrypted."""
 
     id = models.BigAutoField(primary_key=True)
+    # no index of its own: the unique (stream_key, seq) index serves every lookup by stream
+    # (reads, purge, the FK cascade), and each index less is less work per append
     stream = models.ForeignKey(
-        Stream, on_delete=models.CASCADE, db_column="stream_key", related_name="events"
+        Stream,
+        on_delete=models.CASCADE,
+        db_column="stream_key",
+        related_name="events",
+        db_index=False,
     )
     seq = models.BigIntegerField()
     type = models.TextField()

@@ -99,3 +99,23 @@ def test_no_plaintext_passphrase_anywhere_in_the_database_after_onboarding(alice
             if cursor.fetchone()[0]:
                 hits.append(f"{table}.{column}")
     assert hits == []
+
+
+def test_field_values_are_the_primitives_aes_gcm_envelope_both_ways(settings):
+    """The field cipher (cached, OpenSSL) and crypto_app.primitives read each other's values,
+    so values stored before the switch still decrypt."""
+    from crypto_app.primitives import aes_decrypt, aes_encrypt
+
+    raw = base64.b64decode(settings.MEDIQOM_FIELD_ENCRYPTION_KEYS[0])
+    stored = encrypt_value(PASSPHRASE)
+    _, key_id, envelope = stored.split(":", 2)
+    assert aes_decrypt(raw, envelope).decode() == PASSPHRASE
+    older = f"{PREFIX}:{key_id}:{aes_encrypt(raw, 'written by pycryptodome ✓'.encode())}"
+    assert decrypt_value(older) == "written by pycryptodome ✓"
+    assert encrypt_value(PASSPHRASE) != stored  # a fresh IV every time
+    flipped = base64.b64decode(envelope)
+    flipped = flipped[:-1] + bytes([flipped[-1] ^ 1])
+    with pytest.raises(Exception, match="does not decrypt"):
+        decrypt_value(f"{PREFIX}:{key_id}:{base64.b64encode(flipped).decode()}")
+    with pytest.raises(Exception, match="does not decrypt"):
+        decrypt_value(f"{PREFIX}:{key_id}:not base64!")

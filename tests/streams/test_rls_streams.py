@@ -89,3 +89,9 @@ def test_the_policy_columns_are_indexed():
         indexed = set(cursor.fetchall())
     assert {("streams", "owner_id"), ("stream_events", "owner_id")} <= indexed
     assert ("stream_events", "stream_key") in indexed
+    with connection.cursor() as cursor:
+        cursor.execute("select indexdef from pg_indexes where tablename = 'stream_events'")
+        definitions = sorted(row[0].split(" USING ")[1] for row in cursor.fetchall())
+    # the unique (stream_key, seq) index serves lookups by stream: no second stream_key index
+    # to maintain on every append
+    assert definitions == ["btree (id)", "btree (owner_id)", "btree (stream_key, seq)"]

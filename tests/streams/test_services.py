@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 
@@ -13,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mediqom.errors import InvalidInput
@@ -25,6 +29,7 @@ from mediqom.streams.services import (
     stream_end,
     stream_purge,
 )
+from tests.streams.conftest import ROOT, server_env
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +46,7 @@ def raw_payloads() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+@pytest.mark.sqlite_ok
 def test_it_numbers_events_per_stream_from_one(alice):
     assert [stream_append(key="session:a", owner_id=alice.id, payload=event()) for _ in "abc"] == [
         1,
@@ -121,6 +127,7 @@ def test_it_rejects_bad_keys(alice, key):
         stream_append(key=key, owner_id=alice.id, payload=event())
 
 
+@pytest.mark.sqlite_ok
 def test_a_key_cannot_be_appended_to_by_another_owner(alice, bob):
     stream_append(key="session:own", owner_id=alice.id, payload=event())
     with pytest.raises(StreamOwnerMismatch):
@@ -176,6 +183,7 @@ async def test_the_async_append_stores_and_numbers_like_the_sync_one(alice):
     assert (first, second) == (1, 2)
 
 
+@pytest.mark.sqlite_ok
 def test_end_marks_the_stream_and_an_append_reopens_it(alice):
     stream_append(key="session:e", owner_id=alice.id, payload=event())
     stream_end(key="session:e")
@@ -258,3 +266,131 @@ def test_stream_emit_refuses_bad_input_and_can_end_the_stream(alice):
         call_command("stream_emit", "demo:2", "--owner", "x", stdout=io.StringIO())
     call_command("stream_emit", "demo:2", "--owner", str(alice.id), "--end", stdout=io.StringIO())
     assert Stream.objects.get(key="demo:2").ended_at is not None
+
+
+@pytest.mark.sqlite_ok
+def test_an_append_to_an_existing_stream_is_one_statement_on_postgresql(alice):
+    """The first append creates the stream (general path); later ones are a single statement
+    on PostgreSQL, the general path on SQLite; both store the same encrypted event."""
+    stream_append(key="session:one", owner_id=alice.id, payload=event(n=1))
+    with CaptureQueriesContext(connection) as queries:
+        seq = stream_append(key="session:one", owner_id=alice.id, payload=event(text=CANARY))
+    assert seq == 2
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1
+        assert "CANARY" not in queries[0]["sql"]
+    else:
+        assert len(queries) >= 2
+    (stored,) = StreamEvent.objects.filter(stream_id="session:one", seq=2).values_list(
+        "payload", flat=True
+    )
+    assert CANARY in stored
+    assert Stream.objects.get(key="session:one").last_seq == 2
+
+
+def test_the_one_statement_append_runs_in_the_callers_transaction(alice):
+    stream_append(key="session:tx", owner_id=alice.id, payload=event())
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():  # noqa: PT012
+        assert stream_append(key="session:tx", owner_id=alice.id, payload=event()) == 2
+        raise Boom
+    assert Stream.objects.get(key="session:tx").last_seq == 1
+    assert StreamEvent.objects.filter(stream_id="session:tx").count() == 1
+    assert stream_append(key="session:tx", owner_id=alice.id, payload=event()) == 2
+
+
+APPENDER = r"""
+import json, sys, uuid
+import django
+django.setup()
+from mediqom.streams.services import stream_append
+existing, new, owner, count = sys.argv[1], sys.argv[2], uuid.UUID(sys.argv[3]), int(sys.argv[4])
+print("ready", flush=True)
+sys.stdin.readline()
+out = []
+for n in range(count):
+    for key in (existing, new):
+        payload = {"type": "n", "data": {"n": n}, "timestamp": 0}
+        out.append([key, stream_append(key=key, owner_id=owner, payload=payload)])
+print(json.dumps(out), flush=True)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_appenders_in_several_processes_get_gap_free_increasing_seqs(alice):
+    """Four processes append to one existing stream (the one-statement path) and to one new
+    stream (they race to create it) at the same time: every seq from 1 is handed out once."""
+    existing, new = f"session:{uuid.uuid4()}", f"session:{uuid.uuid4()}"
+    stream_append(key=existing, owner_id=alice.id, payload=event())
+    count = 60
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", APPENDER, existing, new, str(alice.id), str(count)],
+            cwd=ROOT,
+            env=server_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+        for child in children:  # start together
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        results = []
+        for child in children:
+            assert child.stdout is not None
+            results.append(json.loads(child.stdout.readline()))
+            assert child.wait(timeout=60) == 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    for key, first in ((existing, 2), (new, 1)):
+        handed = [[seq for k, seq in result if k == key] for result in results]
+        for mine in handed:
+            assert mine == sorted(mine)
+            assert len(mine) == count
+        total = first + 4 * count - 1
+        assert sorted(seq for mine in handed for seq in mine) == list(range(first, total + 1))
+        stored = StreamEvent.objects.filter(stream_id=key).order_by("seq")
+        assert list(stored.values_list("seq", flat=True)) == list(range(1, total + 1))
+        assert Stream.objects.get(key=key).last_seq == total
+    assert json.loads(StreamEvent.objects.filter(stream_id=new, seq=1).get().payload)["type"] == "n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_append_reaches_a_redis_layer_subscriber(alice, redis_layer):
+    """The publish from sync code on the Redis pub/sub layer (sent from this thread, not via
+    the layer's own group_send) is received by the layer's group subscription."""
+    key = f"session:{uuid.uuid4()}"
+    layer = get_channel_layer()
+    stream_append(key=key, owner_id=alice.id, payload=event())
+
+    def append_in_a_thread() -> None:
+        try:
+            stream_append(key=key, owner_id=alice.id, payload=event(text="redis"))
+        finally:
+            connection.close()  # this thread's own connection
+
+    async def subscribe_append_receive() -> dict[str, object]:
+        import asyncio
+
+        channel = await layer.new_channel()
+        await layer.group_add(hub.group_name(key), channel)
+        try:
+            await asyncio.to_thread(append_in_a_thread)
+            return await asyncio.wait_for(layer.receive(channel), timeout=5)
+        finally:
+            await layer.group_discard(hub.group_name(key), channel)
+
+    message = async_to_sync(subscribe_append_receive)()
+    assert message == {"type": "stream.event", "seq": 2, "event": event(text="redis")}
