@@ -350,7 +350,7 @@ class TestWebSocketTransport:
 
     @pytest.mark.parametrize("origin", [b"https://evil.example", b"http://localhost.evil.example"])
     async def test_it_refuses_a_foreign_origin(self, origin: bytes) -> None:
-        # A missing Origin (a native client) is accepted with a token: tests/streams/test_consumers.py
+        # A missing Origin (a native client) is accepted with a token (tests/streams/).
         from channels.testing import WebsocketCommunicator
 
         from config.asgi import application
