@@ -154,6 +154,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, tmp_
         f'"path.pid" = "{world.family_id}"\n'
         f'"path.did" = "{world.family_document_id}"\n'
         f'"query.path" = "{world.attachment_path}"\n'
+        # schemathesis 4.32's coverage phase sometimes labels a valid body (every required
+        # property present, plus an extra key) "missing required property: transcript" and
+        # then fails negative_data_rejection on the 200 (reviewed: the request it prints is
+        # schema-valid). The endpoint's rejections are pinned one by one in
+        # tests/serenity/test_api_analyze.py; every other check still runs on it.
+        "\n[[operations]]\n"
+        'include-path = "/v1/serenity/analyze"\n'
+        "checks.negative_data_rejection.enabled = false\n"
     )
     schemathesis = shutil.which("schemathesis", path=str(VENV_BIN))
     assert schemathesis is not None, "schemathesis is a dev dependency (pyproject.toml)"
