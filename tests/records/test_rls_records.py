@@ -172,6 +172,22 @@ def test_an_approved_parent_may_write_but_not_read_others_grants(alice, bob, ali
         assert Document.objects.filter(pk=alice_data["documents"][0].pk).count() == 0
 
 
+def test_a_grant_the_caller_wrote_for_someone_else_does_not_show_the_document(alice, bob):
+    """documents_select asks for a grant *to* the caller: a key row Bob authored for Alice is
+    visible to Bob (keys_select), the document it opens is not."""
+    document = Document.objects.create(
+        profile_id=alice.id, type="document", metadata="M", author_id=alice.id
+    )
+    grant = Key.objects.create(
+        document=document, owner_id=alice.id, user_id=alice.id, key="K", author_id=bob.id
+    )
+    with rls_context(bob):
+        assert list(Key.objects.values_list("id", flat=True)) == [grant.pk]
+        assert not Document.objects.filter(pk=document.pk).exists()
+    with rls_context(alice):
+        assert Document.objects.filter(pk=document.pk).exists()
+
+
 def test_a_document_is_changed_only_with_the_owner_grant(alice, bob, alice_data):
     """Bob holds a grant on Alice's document, but not one whose owner is its profile."""
     ProfileLink.objects.create(parent_id=bob.id, profile_id=alice.id, status="approved")
@@ -251,3 +267,17 @@ def test_a_visible_link_is_never_changed(alice, bob):
             assert list(ProfileLink.objects.values_list("pk", flat=True)) == [link.pk]
             assert ProfileLink.objects.filter(pk=link.pk).update(status="approved") == 0
     assert ProfileLink.objects.get(pk=link.pk).status == "request"
+
+
+def test_the_document_read_policy_calls_no_function_per_row():
+    """documents_select is an inline EXISTS the planner can join (migration 0008): a SECURITY
+    DEFINER helper here ran once per document row and cost more than the rest of the read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select qual from pg_policies where tablename = 'documents'"
+            " and policyname = 'documents_select'"
+        )
+        (qual,) = cursor.fetchone()
+    assert "mediqom_private." not in qual
+    assert "keys" in qual
+    assert "auth.uid()" in qual
