@@ -21,7 +21,10 @@ class AuditQuerySet(models.QuerySet["AuditEvent"]):
 
 
 class AuditEvent(models.Model):
-    """One access to a record: who, which profile, which record, what, outcome, when, where."""
+    """One access to records: who, which profile, which records, what, outcome, when, where.
+
+    `record_id` is one id, or the UUIDs of every record of this type and profile the request
+    touched, joined by "," (`audit.services.grouped` / `record_ids`)."""
 
     ACTIONS = ("read", "list", "create", "update", "delete")
     OUTCOMES = ("success", "denied", "not_found", "invalid", "error")

@@ -9,8 +9,9 @@ transaction, committed durably at the Sync, rolled back whole on any error):
    transaction-local, so everything after runs under the policies;
 2. one statement that reads the documents and the caller's grants with the ORM's own scoped
    SQL (`for_user()`, compiled once per process, embedded as subqueries), writes the audit rows
-   of exactly what it returns (a data-modifying CTE: the same rows `audit_entries` writes, same
-   order), and has PostgreSQL build the JSON with the DRF view's keys, order and value formats.
+   of exactly what it returns (a data-modifying CTE: the rows `audit_entries` writes, grouped
+   the same way, same order), and has PostgreSQL build the JSON with the DRF view's keys,
+   order and value formats.
 
 Python verifies the token, then re-encodes PostgreSQL's JSON text with the view's renderer
 options (orjson), so the body is the DRF view's byte for byte (tests/records/test_fast_reads.py).
@@ -38,7 +39,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from mediqom.audit.services import AuditContext
+from mediqom.audit.services import RECORD_ID_SEPARATOR, AuditContext
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.db.compiled import CompiledIds, CompiledQuery
 from mediqom.db.rls import _SWITCH, RLS_ROLE, _claims_json
@@ -101,15 +102,18 @@ def _build(full: bool, audit: bool) -> _Statement:
         f" from ({keys.sql}) as y where y.document_id in (select d.id from d))"
     )
     if audit:
-        # selectors.documents_list's rows: per document in order, the document, then its grants.
+        # selectors.documents_list's rows as audit_entries groups them (audit.services.grouped):
+        # one row for the documents, one for their grants, ids joined in the view's order.
         sql += (
             ", a as (insert into audit_log (at, actor_id, profile_id, record_type, record_id,"
             " action, outcome, request_id, ip)"
             " select %s, %s, e.p, e.t, e.r, 'list', 'success', %s, %s from ("
-            " select d.n as dn, 0::bigint as kn, d.user_id as p, 'document'::text as t,"
-            " d.id::text as r from d"
-            " union all select d.n, k.n, d.user_id, 'key', k.id::text"
-            " from k join d on d.id = k.document_id) as e order by e.dn, e.kn)"
+            " select 0 as o, d.user_id as p, 'document'::text as t,"
+            f" string_agg(d.id::text, '{RECORD_ID_SEPARATOR}' order by d.n) as r"
+            " from d group by d.user_id"
+            " union all select 1, d.user_id, 'key',"
+            f" string_agg(k.id::text, '{RECORD_ID_SEPARATOR}' order by d.n, k.n)"
+            " from k join d on d.id = k.document_id group by d.user_id) as e order by e.o)"
         )
         params += [("at", 0), ("uid", 0), ("request_id", 0), ("ip", 0)]
     key_object = (

@@ -66,3 +66,38 @@ def test_the_database_refuses_truncate_even_for_the_owner(event):
         c.execute("truncate audit_log")
     assert "append-only" in str(raised.value)
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_records_of_one_type_action_and_profile_share_a_row(alice):
+    """A list of documents and grants writes one row per record type, every id kept in order;
+    an id that is not a UUID (an attachment path) keeps a row of its own."""
+    import uuid
+
+    from mediqom.audit.services import AuditContext, audit_entries, record_ids
+
+    profile, other = uuid.uuid4(), uuid.uuid4()
+    documents = [uuid.uuid4() for _ in range(3)]
+    keys = [uuid.uuid4() for _ in range(3)]
+    entries: list[tuple[str, str, object, uuid.UUID | None]] = []
+    for document, key in zip(documents, keys, strict=True):
+        entries += [("document", "list", document, profile), ("key", "list", key, profile)]
+    entries += [
+        ("document", "list", documents[0], other),
+        ("attachment", "read", "a,b/c.bin", profile),
+        ("attachment", "read", "d.bin", profile),
+    ]
+    context = AuditContext(actor_id=alice.id, ip="127.0.0.1", request_id="req-grouped")
+    with transaction.atomic():
+        audit_entries(context, entries)
+    rows = list(
+        AuditEvent.objects.filter(request_id="req-grouped")
+        .order_by("id")
+        .values_list("record_type", "profile_id", "record_id")
+    )
+    assert [(t, p, record_ids(r)) for t, p, r in rows] == [
+        ("document", profile, [str(d) for d in documents]),
+        ("key", profile, [str(k) for k in keys]),
+        ("document", other, [str(documents[0])]),
+        ("attachment", profile, ["a,b/c.bin"]),
+        ("attachment", profile, ["d.bin"]),
+    ]

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from mediqom.audit.models import AuditEvent
+from mediqom.audit.services import record_ids
 from mediqom.db.rls import rls_context
 from mediqom.records.models import Document, RecoveryAttempt
 from tests.conftest import token_for
@@ -28,9 +29,14 @@ def audited(world: World, method: str, url: str, body: Any = None) -> tuple[Any,
     response = getattr(world.client, method)(url, body, format="json", HTTP_X_REQUEST_ID=request_id)
     rows = AuditEvent.objects.filter(request_id=request_id)
     assert all(row.actor_id == world.id and row.ip == "127.0.0.1" for row in rows)
-    return response, set(
-        rows.values_list("record_type", "action", "record_id", "profile_id", "outcome")
-    )
+    # one row may cover several records of a type (audit.services.grouped): one per record here
+    return response, {
+        (record_type, action, record_id, profile_id, outcome)
+        for record_type, action, joined, profile_id, outcome in rows.values_list(
+            "record_type", "action", "record_id", "profile_id", "outcome"
+        )
+        for record_id in record_ids(joined)
+    }
 
 
 def keys_of(document_id: uuid.UUID, user_id: uuid.UUID) -> list[str]:
