@@ -17,7 +17,8 @@ bench/peers/ours_noaudit.py), ``peer``, the production command with other settin
 of persistent connections, ``ours-noreuse`` a connection per request, ``ours-nocheck`` no
 health check;
 ``ours-noaudit-<variant>`` combines) and other servers for ours: ``gunicorn-sync``,
-``gunicorn-gthread``, ``uvicorn``, ``daphne``, ``granian`` (if installed). Persistent
+``gunicorn-gthread``, ``gunicorn`` (the production command before granian: threaded,
+config/gunicorn.conf.py), ``uvicorn``, ``daphne``. Persistent
 connections hold workers x threads PostgreSQL connections per server: run few at once.
 """
 
@@ -158,7 +159,12 @@ def ours_env(url: str, secret: str, var_dir: str) -> dict[str, str]:
 
 
 def production_argv(port: int) -> list[str]:
-    """The README's production command for REST (kept in step with README.md)."""
+    """The README's production command for REST (scripts/serve-rest.sh: granian, WSGI)."""
+    return [str(ROOT / "scripts" / "serve-rest.sh"), "--port", str(port)]
+
+
+def gunicorn_argv(port: int) -> list[str]:
+    """The production command before granian (threaded gunicorn, config/gunicorn.conf.py)."""
     return [
         str(VENV_BIN / "gunicorn"),
         "config.wsgi:application",
@@ -171,10 +177,10 @@ def production_argv(port: int) -> list[str]:
 
 # The production command with other connection settings.
 ENV_VARIANTS = {
-    "ours-t4": {"GUNICORN_THREADS": "4"},
-    "ours-t8": {"GUNICORN_THREADS": "8"},
-    "ours-t16": {"GUNICORN_THREADS": "16"},
-    "ours-t1": {"GUNICORN_THREADS": "1"},
+    "ours-t4": {"REST_THREADS": "4"},
+    "ours-t8": {"REST_THREADS": "8"},
+    "ours-t16": {"REST_THREADS": "16"},
+    "ours-t1": {"REST_THREADS": "1"},
     "ours-pool": {"DB_CONN_MAX_AGE": "0", "DB_POOL_MAX_SIZE": "4"},
     "ours-noreuse": {"DB_CONN_MAX_AGE": "0"},
     "ours-nocheck": {"DB_CONN_HEALTH_CHECKS": "false"},
@@ -215,24 +221,15 @@ def server_for(name: str, port: int, url: str, secret: str, var_dir: str) -> Ser
             str(port),
             "config.asgi:application",
         ],
-        "granian": [
-            str(VENV_BIN / "granian"),
-            "--interface",
-            "wsgi",
-            "--workers",
-            str(WORKERS),
-            "--port",
-            str(port),
-            "--no-ws",
-            "config.wsgi:application",
-        ],
+        "gunicorn": gunicorn_argv(port),
     }
     if name in ENV_VARIANTS:
         return Server(name, production_argv(port), {**env, **ENV_VARIANTS[name]})
     if name.startswith("ours-noaudit"):
-        argv = production_argv(port)
-        argv[1] = "bench.peers.ours_noaudit:application"
-        return Server(name, argv, {**env, **ENV_VARIANTS.get("ours" + name[12:], {})})
+        env = {**env, "MEDIQOM_WSGI_APP": "bench.peers.ours_noaudit:application"}
+        return Server(
+            name, production_argv(port), {**env, **ENV_VARIANTS.get("ours" + name[12:], {})}
+        )
     if name == "peer":
         return Server(
             name,
@@ -315,7 +312,7 @@ def lua_script(path: Path, users: list[uuid.UUID], tokens: list[str]) -> None:
     for user, token in zip(users, tokens, strict=True):
         lines.append(
             f'reqs[#reqs+1] = wrk.format("GET", "/v1/med/profiles/{user}/documents?full=true",'
-            f' {{["Authorization"] = "Bearer {token}"}})'
+            f' {{["Host"] = "127.0.0.1", ["Authorization"] = "Bearer {token}"}})'
         )
     lines += [
         "math.randomseed(os.time())",

@@ -118,8 +118,9 @@ except (KeyError, ValueError) as exc:
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
-# Connection reuse (README "Serving the REST API"): the REST server (gunicorn, threaded) keeps
-# one connection per thread (config/gunicorn.conf.py sets DB_CONN_MAX_AGE); an ASGI process
+# Connection reuse (README "Serving the REST API"): the REST server (granian or gunicorn,
+# threaded WSGI) keeps one connection per thread (scripts/serve-rest.sh and
+# config/gunicorn.conf.py set DB_CONN_MAX_AGE); an ASGI process
 # should use psycopg's pool instead (DB_POOL_MAX_SIZE > 0, DB_CONN_MAX_AGE=0). Both are safe
 # behind PgBouncer in transaction mode: the RLS identity is set transaction-locally and Django
 # sends no prepared statements (the fast path does: MEDIQOM_FAST_READS_PREPARE below); set
