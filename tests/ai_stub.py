@@ -67,6 +67,8 @@ class Rule:
     times: int | None = None
     tokens: int = 42
     raw_arguments: str | None = None
+    # called with the request before it is answered (e.g. to look at the caller's state)
+    on_request: Callable[[Recorded], None] | None = None
     used: int = 0
 
     def matches(self, request: Recorded) -> bool:
@@ -224,6 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
             # Hold the connection until the client gives up (its timeout) or the stub stops.
             self.owner.stopping.wait(60)
             return
+        if rule.on_request is not None:
+            rule.on_request(request)
         if rule.delay:
             time.sleep(rule.delay)
         if rule.status >= 400:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from mediqom.audit.services import AuditContext
 from mediqom.auth.tokens import SupabaseUser
-from mediqom.db.rls import apply_rls, apply_rls_and_check_profile, clear_rls
+from mediqom.db.rls import apply_rls, apply_rls_and_check_profile, clear_rls, rls_context
 from mediqom.errors import InvalidInput
 
 S = TypeVar("S", bound=serializers.Serializer)  # type: ignore[type-arg]
@@ -46,6 +47,27 @@ class BaseApi(APIView):
         super().initial(request, *args, **kwargs)
         if isinstance(request.user, SupabaseUser):
             enter_user_identity(request.user)
+
+
+class PhasedApi(BaseApi):
+    """No request-wide transaction: authentication (and a first request's profile) runs in
+    one, then the handler opens its own `phase()` transactions (`rls_context`), so what a
+    phase writes commits — and reaches stream subscribers — before a slow provider call that
+    follows it, and no transaction or connection is held during that call."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        nested = connection.in_atomic_block
+        response = APIView.dispatch(self, request, *args, **kwargs)
+        if nested:
+            clear_rls()
+        return response
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            super().initial(request, *args, **kwargs)
+
+    def phase(self, request: AuthedRequest) -> Callable[[], AbstractContextManager[None]]:
+        return lambda: rls_context(request.user)
 
 
 def enter_user_identity(user: SupabaseUser) -> None:

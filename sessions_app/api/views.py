@@ -5,25 +5,20 @@ user's session is a 404 exactly like a missing one."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from mediqom.ai import ai_configured
-from mediqom.api.base import AuthedRequest, BaseApi, parse
+from mediqom.api.base import AuthedRequest, BaseApi, PhasedApi, parse
 from mediqom.api.parsers import LimitedJSONParser
 from mediqom.api.schema import ERROR_RESPONSES, SSE_EVENTS, ErrorEnvelope
-from mediqom.db.rls import clear_rls, rls_context
+from mediqom.db.rls import rls_context
 from mediqom.errors import InvalidInput, NotFound
 from mediqom.streams.sse import IgnoreAcceptNegotiation, sse_response
 from sessions_app import analysis, chat, events, selectors, services, tasks
@@ -88,7 +83,9 @@ AI_ERRORS = {
 }
 
 
-class MultipartApi(BaseApi):
+class PhasedMultipartApi(PhasedApi):
+    """A multipart upload whose handler calls a provider between its transactions."""
+
     parser_classes = [MultiPartParser, FormParser]
 
 
@@ -129,9 +126,10 @@ class SessionStartApi(BaseApi):
 @extend_schema(
     request=SessionTranscribeForm, responses={200: dict, **ERROR_RESPONSES, **ENDED, **AI_ERRORS}
 )
-class SessionTranscribeApi(MultipartApi):
+class SessionTranscribeApi(PhasedMultipartApi):
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
-        session = selectors.session_get(user=request.user, session_id=session_id)
+        with self.phase(request)():
+            session = selectors.session_get(user=request.user, session_id=session_id)
         chunk_id = str(request.data.get("chunkId") or "")
         if not chunk_id:
             raise InvalidInput(
@@ -147,19 +145,21 @@ class SessionTranscribeApi(MultipartApi):
         metadata = metadata if isinstance(metadata, dict) else None
         sequence = _int(request.data.get("sequenceNumber"))
         timestamp = _int(request.data.get("timestamp"))
+        # the provider call holds no transaction (and no row lock); the chunk is stored after
         text = analysis.transcribe_audio(
             audio=audio, filename=filename, mime=mime, instructions=instructions
         )
-        transcript = services.session_add_transcript(
-            user=request.user,
-            session=session,
-            text=text,
-            chunk_id=chunk_id,
-            sequence_number=sequence,
-            timestamp=timestamp,
-        )
-        if transcript is not None:
-            tasks.schedule_session_analysis(session.id)
+        with self.phase(request)():
+            transcript = services.session_add_transcript(
+                user=request.user,
+                session=session,
+                text=text,
+                chunk_id=chunk_id,
+                sequence_number=sequence,
+                timestamp=timestamp,
+            )
+            if transcript is not None:
+                tasks.schedule_session_analysis(session.id)
         sequence_meta = metadata.get("sequenceNumber") if metadata else None
         return Response(
             {
@@ -195,11 +195,12 @@ class SessionTranscribeApi(MultipartApi):
 @extend_schema(
     request=SessionAudioForm, responses={200: dict, **ERROR_RESPONSES, **ENDED, **AI_ERRORS}
 )
-class SessionAudioApi(MultipartApi):
+class SessionAudioApi(PhasedMultipartApi):
     """Deprecated in the reference; kept: transcribe one chunk and push it to the stream."""
 
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
-        session = selectors.session_get(user=request.user, session_id=session_id)
+        with self.phase(request)():
+            session = selectors.session_get(user=request.user, session_id=session_id)
         audio, filename, mime = _audio(request, "audio", allow_any_audio=True)
         instructions = parse_instructions(
             None, default_lang=session.language, translate=session.translate
@@ -208,13 +209,16 @@ class SessionAudioApi(MultipartApi):
             audio=audio, filename=filename, mime=mime, instructions=instructions
         )
         timestamp = _int(request.data.get("timestamp"))
-        transcript = services.session_add_transcript(
-            user=request.user,
-            session=session,
-            text=text,
-            chunk_id=str(request.data.get("chunkId") or ""),
-            timestamp=timestamp,
-        )
+        with self.phase(request)():
+            transcript = services.session_add_transcript(
+                user=request.user,
+                session=session,
+                text=text,
+                chunk_id=str(request.data.get("chunkId") or ""),
+                timestamp=timestamp,
+            )
+            if transcript is not None:
+                tasks.schedule_session_analysis(session.id)
         body: dict[str, Any] = {
             "sessionId": str(session.id),
             "processed": True,
@@ -223,7 +227,6 @@ class SessionAudioApi(MultipartApi):
             "analysisTriggered": transcript is not None,
         }
         if transcript is not None:
-            tasks.schedule_session_analysis(session.id)
             body["transcript"] = transcript.as_partial()
         return Response(body)
 
@@ -278,7 +281,9 @@ class SessionFeedbackApi(BaseApi):
 
 
 @extend_schema(request=TranscribeForm, responses={200: dict, **ERROR_RESPONSES, **AI_ERRORS})
-class TranscribeApi(MultipartApi):
+class TranscribeApi(PhasedMultipartApi):
+    """Stateless: the provider call runs outside any transaction."""
+
     def post(self, request: AuthedRequest) -> Response:
         instructions = parse_instructions(request.data.get("instructions"))
         audio, filename, mime = _audio(request, "file", allow_any_audio=False)
@@ -295,26 +300,6 @@ SESSION_HEADER_DOC = OpenApiParameter(
     SESSION_HEADER, str, OpenApiParameter.HEADER, response=[200],
     description="The session the result landed on (absent when none)",
 )  # fmt: skip
-
-
-class PhasedApi(BaseApi):
-    """No request-wide transaction: authentication (and a first request's profile) runs in
-    one, then the handler opens its own `rls_context` phases, so the events of a phase commit
-    — and reach stream subscribers — before the slow AI call that follows it."""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        nested = connection.in_atomic_block
-        response = APIView.dispatch(self, request, *args, **kwargs)
-        if nested:
-            clear_rls()
-        return response
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        with transaction.atomic():
-            super().initial(request, *args, **kwargs)
-
-    def phase(self, request: AuthedRequest) -> Callable[[], AbstractContextManager[None]]:
-        return lambda: rls_context(request.user)
 
 
 def _with_session(response: Response, session: ConsultationSession | None) -> Response:

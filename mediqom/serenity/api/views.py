@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from mediqom.api.base import AuthedRequest, BaseApi, parse
+from mediqom.api.base import AuthedRequest, PhasedApi, parse
 from mediqom.api.schema import ERROR_RESPONSES, ErrorEnvelope
 from mediqom.serenity.api.serializers import SerenityAnalyzeInput
 from mediqom.serenity.forms import form_get
@@ -35,7 +35,9 @@ _RESPONSE = inline_serializer(
 )
 
 
-class SerenityAnalyzeApi(BaseApi):
+class SerenityAnalyzeApi(PhasedApi):
+    """Stateless: the provider call runs outside any transaction."""
+
     @extend_schema(
         operation_id="serenity_analyze",
         summary="Score the SERENITY therapeutic form (pre/post) from a transcript",
