@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -139,6 +140,25 @@ def make_user(email: str | None = None) -> SupabaseUser:
     return SupabaseUser(
         id=user_id, claims={"sub": str(user_id), "email": email, "role": "authenticated"}
     )
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server the test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url(name: str | None = None) -> str:
+    """The test database (or another database `name` on its server) as a URL for processes
+    the test starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{name or db['NAME']}"
 
 
 def token_for(user: SupabaseUser, **extra: Any) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,13 +24,12 @@ from typing import Any
 
 import pytest
 import yaml
-from django.db import connection
 
 from tests.billing.stripe_stub import PRICES as STRIPE_PRICES
 from tests.billing.stripe_stub import SECRET_KEY as STRIPE_SECRET_KEY
 from tests.billing.stripe_stub import WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET
 from tests.billing.stripe_stub import stripe_stub  # noqa: F401 - a fixture used below
-from tests.conftest import persona, token_for
+from tests.conftest import database_url, free_port, persona, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,20 +53,6 @@ CHECKS = ",".join(
         "ignored_auth",
     ]
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,7 +22,7 @@ from django.db import connection
 
 from mediqom.audit.models import AuditEvent
 from mediqom.audit.services import record_ids
-from tests.conftest import persona, token_for
+from tests.conftest import database_url, free_port, persona, token_for
 from tests.records.conftest import document_body
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,19 +31,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="production runs PostgreSQL"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{db.get('USER') or 'postgres'}{password}@{host}:{port}/{db['NAME']}"
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ class SessionStartApi(BaseApi):
 )
 class SessionTranscribeApi(PhasedMultipartApi):
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
-        with self.phase(request)():
+        with rls_context(request.user):
             session = selectors.session_get(user=request.user, session_id=session_id)
         chunk_id = str(request.data.get("chunkId") or "")
         if not chunk_id:
@@ -149,7 +149,7 @@ class SessionTranscribeApi(PhasedMultipartApi):
         text = analysis.transcribe_audio(
             audio=audio, filename=filename, mime=mime, instructions=instructions
         )
-        with self.phase(request)():
+        with rls_context(request.user):
             transcript = services.session_add_transcript(
                 user=request.user,
                 session=session,
@@ -199,7 +199,7 @@ class SessionAudioApi(PhasedMultipartApi):
     """Deprecated in the reference; kept: transcribe one chunk and push it to the stream."""
 
     def post(self, request: AuthedRequest, session_id: UUID) -> Response:
-        with self.phase(request)():
+        with rls_context(request.user):
             session = selectors.session_get(user=request.user, session_id=session_id)
         audio, filename, mime = _audio(request, "audio", allow_any_audio=True)
         instructions = parse_instructions(
@@ -209,7 +209,7 @@ class SessionAudioApi(PhasedMultipartApi):
             audio=audio, filename=filename, mime=mime, instructions=instructions
         )
         timestamp = _int(request.data.get("timestamp"))
-        with self.phase(request)():
+        with rls_context(request.user):
             transcript = services.session_add_transcript(
                 user=request.user,
                 session=session,

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.conftest import ok, token_for
+from tests.conftest import database_url, ok, token_for
 from tests.sessions_app.conftest import start_server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(
@@ -37,11 +37,8 @@ class TransactionProbe:
     stub receives a provider call."""
 
     def __init__(self) -> None:
-        db = connection.settings_dict
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-        self.url = f"postgresql://{db.get('USER') or 'postgres'}{password}@{host}:{port}/postgres"
-        self.database = db["NAME"]
+        self.url = database_url("postgres")
+        self.database = connection.settings_dict["NAME"]
         self.seen: list[int] = []
 
     def __call__(self, _: Any) -> None:

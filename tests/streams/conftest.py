@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connection
+
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,13 +42,11 @@ def redis_layer_config() -> dict[str, Any]:
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "MEDIQOM_ENV": "test",
-        "DATABASE_URL": f"{url}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.TEST_REDIS_URL,
         "SUPABASE_JWT_SECRET": settings.SUPABASE_JWT_SECRET,
         "MEDIQOM_FIELD_ENCRYPTION_KEY": ",".join(settings.MEDIQOM_FIELD_ENCRYPTION_KEYS),
