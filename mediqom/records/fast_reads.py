@@ -10,11 +10,13 @@ transaction, committed durably at the Sync, rolled back whole on any error):
 2. one statement that reads the documents and the caller's grants with the ORM's own scoped
    SQL (`for_user()`, compiled once per process, embedded as subqueries), writes the audit rows
    of exactly what it returns (a data-modifying CTE: the rows `audit_entries` writes, grouped
-   the same way, same order), and has PostgreSQL build the JSON with the DRF view's keys,
-   order and value formats.
+   the same way, same order), and returns the documents and grants as rows, in binary
+   (one row per document and grant, in the view's order; or one row with only the flags).
 
-Python verifies the token, then re-encodes PostgreSQL's JSON text with the view's renderer
-options (orjson), so the body is the DRF view's byte for byte (tests/records/test_fast_reads.py).
+Python verifies the token, then builds the view's dicts from the rows and encodes them with
+the view's renderer options (orjson), so the body is the DRF view's byte for byte
+(tests/records/test_fast_reads.py). PostgreSQL building the JSON itself cost more of its CPU
+than the read (bench/README.md, fourth round).
 
 Anything unusual is not handled here and returns None: the caller then serves the request
 through the DRF view. That covers a first request (no profile row yet: the view creates it), a
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -60,17 +63,6 @@ PROFILE_VISIBLE: CompiledQuery[Profile] = CompiledQuery(_profile_visible, id_cou
 _ALL_TYPES = tuple(DOCUMENT_TYPES)
 
 
-def _iso(column: str) -> str:
-    """`datetime.isoformat()` of a UTC timestamptz, as the view writes it (microseconds only
-    when not zero)."""
-    utc = f"({column} at time zone 'UTC')"
-    return (
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || case when"
-        f" mod(extract(microseconds from {column})::bigint, 1000000) = 0 then ''"
-        f" else to_char({utc}, '.US') end || '+00:00'"
-    )
-
-
 @dataclass(frozen=True)
 class _Statement:
     sql: str
@@ -97,9 +89,11 @@ def _build(full: bool, audit: bool) -> _Statement:
         f" from ({docs.sql}) as x"
         # A first request (no profile row yet) is the view's: it creates the profile.
         " where exists (select 1 from public.profiles where id = %s)),"
+        # Each grant carries its document's place and profile: nothing below joins d and k.
         " k as materialized (select y.id, y.created_at, y.document_id, y.owner_id, y.user_id,"
-        " y.key, y.author_id, row_number() over (order by y.created_at, y.id) as n"
-        f" from ({keys.sql}) as y where y.document_id in (select d.id from d))"
+        " y.key, y.author_id, d.n as dn, d.user_id as profile,"
+        " row_number() over (order by y.created_at, y.id) as n"
+        f" from ({keys.sql}) as y join d on d.id = y.document_id)"
     )
     if audit:
         # selectors.documents_list's rows as audit_entries groups them (audit.services.grouped):
@@ -111,30 +105,27 @@ def _build(full: bool, audit: bool) -> _Statement:
             " select 0 as o, d.user_id as p, 'document'::text as t,"
             f" string_agg(d.id::text, '{RECORD_ID_SEPARATOR}' order by d.n) as r"
             " from d group by d.user_id"
-            " union all select 1, d.user_id, 'key',"
-            f" string_agg(k.id::text, '{RECORD_ID_SEPARATOR}' order by d.n, k.n)"
-            " from k join d on d.id = k.document_id group by d.user_id) as e order by e.o)"
+            " union all select 1, k.profile, 'key',"
+            f" string_agg(k.id::text, '{RECORD_ID_SEPARATOR}' order by k.dn, k.n)"
+            " from k group by k.profile) as e order by e.o)"
         )
         params += [("at", 0), ("uid", 0), ("request_id", 0), ("ip", 0)]
-    key_object = (
-        "json_build_object('id', k.id, 'created_at', " + _iso("k.created_at") + ","
-        " 'document_id', k.document_id, 'owner_id', k.owner_id, 'user_id', k.user_id,"
-        " 'key', k.key, 'author_id', k.author_id)"
-    )
-    document_object = (
-        "json_build_object('id', d.id, 'metadata', d.metadata, 'type', d.type,"
-        " 'user_id', d.user_id, 'author_id', d.author_id, 'keys', coalesce((select"
-        f" json_agg({key_object} order by k.n) from k where k.document_id = d.id), '[]'::json)"
-    )
-    if full:
-        document_object += (
-            ", 'content', d.content, 'attachments', coalesce(to_json(d.attachments), '[]'::json)"
-        )
-    document_object += ")"
+    # Rows, not JSON: PostgreSQL's JSON functions cost more of its CPU than the whole read
+    # (bench/README.md, fourth round); Python puts the view's dicts together from them.
+    # First the flags row, then each document (grant place 0) followed by its grants, in the
+    # view's order; columns as in `_items`. UUIDs as text: PostgreSQL writes them faster than
+    # Python's str(UUID) (~1 us each, 160 per answer).
+    content = "d.content, d.attachments" if full else "null, null"
     sql += (
-        " select exists (select 1 from public.profiles where id = %s),"
-        f" (select json_agg({document_object} order by d.n)::text from d),"
-        f" exists ({visible.sql})"
+        " select f.own, f.visible, null::bigint, null::bigint, null::text, null::text,"
+        " null::text, null::text, null::text, null::text, null::varchar[], null::timestamptz"
+        " from (select exists (select 1 from public.profiles where id = %s) as own,"
+        f" exists ({visible.sql}) as visible) as f"
+        " union all select null, null, d.n, 0, d.id::text, d.metadata, d.type,"
+        f" d.user_id::text, d.author_id::text, {content}, null from d"
+        " union all select null, null, k.dn, k.n, k.id::text, k.key, k.document_id::text,"
+        " k.owner_id::text, k.user_id::text, k.author_id::text, null, k.created_at from k"
+        " order by 3 nulls first, 4"
     )
     params.append(("uid", 0))
     params += [("visible", n) for n in range(len(visible.params))]
@@ -171,7 +162,7 @@ def documents_list(
     for attempt in (0, 1):
         reused = wrapper.connection is not None
         try:
-            row = _run(wrapper, user, audit, profile_id, full)
+            rows = _run(wrapper, user, audit, profile_id, full)
         except psycopg.OperationalError:
             # A connection the server dropped (restart, idle timeout): what was sent did not
             # commit, so one more try on a new connection (no health-check round trip before
@@ -188,12 +179,10 @@ def documents_list(
             return None
         finally:
             _close_if_obsolete(wrapper)
-        own_profile, body, visible = row
+        own_profile, visible = rows[0][0], rows[0][1]
         if not own_profile or not visible:
             return None  # the view creates the profile / answers 404
-        if body is None:
-            return b"[]"
-        return orjson.dumps(orjson.loads(body), option=_OPTIONS)
+        return orjson.dumps(_items(rows, full), option=_OPTIONS)
     return None
 
 
@@ -203,7 +192,7 @@ class _NotHere(Exception):
 
 def _run(
     wrapper: Any, user: SupabaseUser, audit: AuditContext, profile_id: UUID, full: bool
-) -> tuple[bool, str | None, bool]:
+) -> list[tuple[Any, ...]]:
     wrapper.ensure_connection()
     if not wrapper.autocommit:
         raise _NotHere()
@@ -227,13 +216,52 @@ def _run(
     main = psycopg.Cursor(raw)
     with raw.pipeline():
         switch.execute(_SWITCH, [RLS_ROLE, _claims_json(user), str(user.id)])
-        main.execute(statement.sql, params, prepare=_prepare(raw))
+        main.execute(statement.sql, params, prepare=_prepare(raw), binary=True)
     trace.statements += 2
     trace.round_trips += 1
-    result = main.fetchone()
-    if result is None:
+    rows = main.fetchall()
+    if not rows:
         raise DatabaseError("no row")
-    return bool(result[0]), result[1], bool(result[2])
+    return rows
+
+
+def _items(rows: list[tuple[Any, ...]], full: bool) -> list[dict[str, Any]]:
+    """`selectors.documents_list`'s dicts from the statement's rows after the flags row
+    (binary: text, UUIDs cast to text, aware datetimes, lists), same keys, order and formats.
+
+    Columns: document place, grant place (0 for the document itself), then for a document
+    id, metadata, type, user_id, author_id, content, attachments; for a grant id, key,
+    document_id, owner_id, user_id, author_id, -, created_at."""
+    items: list[dict[str, Any]] = []
+    keys: list[dict[str, Any]] = []
+    for row in rows[1:]:
+        if row[3] == 0:
+            keys = []
+            item: dict[str, Any] = {
+                "id": row[4],
+                "metadata": row[5],
+                "type": row[6],
+                "user_id": row[7],
+                "author_id": row[8],
+                "keys": keys,
+            }
+            if full:
+                item["content"] = row[9]
+                item["attachments"] = list(row[10] or [])
+            items.append(item)
+        else:
+            keys.append(
+                {
+                    "id": row[4],
+                    "created_at": row[11].astimezone(UTC).isoformat(),
+                    "document_id": row[6],
+                    "owner_id": row[7],
+                    "user_id": row[8],
+                    "key": row[5],
+                    "author_id": row[9],
+                }
+            )
+    return items
 
 
 def _prepare(raw: psycopg.Connection[Any]) -> bool:
