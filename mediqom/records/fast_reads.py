@@ -46,8 +46,8 @@ from mediqom.audit.services import RECORD_ID_SEPARATOR, AuditContext
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.db.compiled import CompiledIds, CompiledQuery
 from mediqom.db.rls import _SWITCH, RLS_ROLE, _claims_json
-from mediqom.records.models import DOCUMENT_TYPES, Profile
-from mediqom.records.selectors import CALLER_KEYS_IN_PROFILE, DOCUMENTS_OF_PROFILE
+from mediqom.records.models import DOCUMENT_TYPES, Key, Profile
+from mediqom.records.selectors import DOCUMENTS_OF_PROFILE
 
 # bench/peers/ours_noaudit.py turns this off to measure the audit's cost (bench only).
 AUDIT_READS = True
@@ -59,6 +59,16 @@ def _profile_visible(ids: CompiledIds) -> Any:
 
 
 PROFILE_VISIBLE: CompiledQuery[Profile] = CompiledQuery(_profile_visible, id_count=2)
+
+
+def _caller_keys(ids: CompiledIds) -> Any:
+    """The caller's own grants (`Key.for_user()`, addressed to the caller). The statement joins
+    them to the scoped documents; `selectors.CALLER_KEYS_IN_PROFILE` joins `documents` itself,
+    which under RLS runs the documents policy once more per grant (bench/README.md)."""
+    return Key.objects.for_user(ids).filter(user_id=ids.id)
+
+
+CALLER_KEYS: CompiledQuery[Key] = CompiledQuery(_caller_keys, id_count=2)
 
 _ALL_TYPES = tuple(DOCUMENT_TYPES)
 
@@ -74,7 +84,7 @@ class _Statement:
 def _build(full: bool, audit: bool) -> _Statement:
     using = "default"
     docs = DOCUMENTS_OF_PROFILE.compiled(_ALL_TYPES, full, using=using)
-    keys = CALLER_KEYS_IN_PROFILE.compiled(using=using)
+    keys = CALLER_KEYS.compiled(using=using)
     visible = PROFILE_VISIBLE.compiled(using=using)
     params: list[tuple[str, int]] = []
     params += [("docs", n) for n in range(len(docs.params))]
@@ -204,7 +214,7 @@ def _run(
     ids = [user.id, profile_id]
     sources: dict[str, list[Any]] = {
         "docs": DOCUMENTS_OF_PROFILE.statement(ids, _ALL_TYPES, full)[1],
-        "keys": CALLER_KEYS_IN_PROFILE.statement(ids)[1],
+        "keys": CALLER_KEYS.statement(ids)[1],
         "visible": PROFILE_VISIBLE.statement(ids)[1],
         "uid": [user.id],
         "at": [timezone.now()],
