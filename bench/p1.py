@@ -18,7 +18,8 @@ of persistent connections, ``ours-noreuse`` a connection per request, ``ours-noc
 health check;
 ``ours-noaudit-<variant>`` combines) and other servers for ours: ``gunicorn-sync``,
 ``gunicorn-gthread``, ``gunicorn`` (the production command before granian: threaded,
-config/gunicorn.conf.py), ``uvicorn``, ``daphne``. Persistent
+config/gunicorn.conf.py), ``uvicorn``, ``daphne``; ``baseline``, the production command of
+the checkout given by ``--baseline`` (before/after in one run). Persistent
 connections hold workers x threads PostgreSQL connections per server: run few at once.
 """
 
@@ -140,6 +141,7 @@ class Server:
     name: str
     argv: list[str]
     env: dict[str, str]
+    root: Path = ROOT  # the checkout the server runs from (`--baseline`: another one)
 
 
 def ours_env(url: str, secret: str, var_dir: str) -> dict[str, str]:
@@ -187,8 +189,15 @@ ENV_VARIANTS = {
 }
 
 
-def server_for(name: str, port: int, url: str, secret: str, var_dir: str) -> Server:
+def server_for(
+    name: str, port: int, url: str, secret: str, var_dir: str, baseline: Path | None = None
+) -> Server:
     env = ours_env(url, secret, var_dir)
+    if name == "baseline":
+        if baseline is None:
+            raise SystemExit("the server 'baseline' needs --baseline PATH")
+        argv = [str(baseline / "scripts" / "serve-rest.sh"), "--port", str(port)]
+        return Server(name, argv, env, root=baseline)
     bind = f"127.0.0.1:{port}"
     gunicorn = [str(VENV_BIN / "gunicorn"), "-w", str(WORKERS), "-b", bind]
     variants: dict[str, list[str]] = {
@@ -259,10 +268,10 @@ def server_for(name: str, port: int, url: str, secret: str, var_dir: str) -> Ser
 
 
 def start(server: Server, base: str, probe: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **server.env, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **server.env, "PYTHONPATH": str(server.root)}
     proc = subprocess.Popen(
         server.argv,
-        cwd=ROOT,
+        cwd=server.root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -429,6 +438,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. `git worktree add /tmp/base <rev>`) whose production"
+        " command is the server 'baseline', for before/after in one run (same migrations)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -478,7 +493,7 @@ def main() -> None:
             for name in names:
                 port = free_port()
                 base = f"http://127.0.0.1:{port}"
-                server = server_for(name, port, url, secret, var_dir)
+                server = server_for(name, port, url, secret, var_dir, args.baseline)
                 procs[name] = (start(server, base, f"/v1/med/profiles/{users[0]}/documents"), base)
                 listing, size = check(base, users, tokens)
                 if reference is None:
@@ -542,6 +557,9 @@ def main() -> None:
         if "ours" in results and "ours-noaudit" in results:
             ratio = results["ours"][c].rps / results["ours-noaudit"][c].rps
             print(f"c={c}: audited ÷ unaudited = {ratio:.2f}")
+        if "ours" in results and "baseline" in results:
+            ratio = results["ours"][c].rps / results["baseline"][c].rps
+            print(f"c={c}: ours ÷ baseline = {ratio:.2f}")
 
 
 if __name__ == "__main__":
