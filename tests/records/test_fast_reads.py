@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -26,7 +27,7 @@ from mediqom.audit.models import AuditEvent
 from mediqom.audit.services import record_ids
 from mediqom.auth.tokens import SupabaseUser
 from mediqom.records import fast_reads
-from mediqom.records.models import Document, Key
+from mediqom.records.models import Document, Key, ProfileLink
 from tests.conftest import make_user, ok, token_for
 from tests.records.conftest import NOT_FOUND, document_body
 
@@ -202,6 +203,31 @@ def test_another_users_profile_is_the_views_404_and_leaks_nothing(
     missing = call(fast, f"/v1/med/profiles/{uuid.uuid4()}/documents", "", **bearer(bob))
     assert missing.status_code == 404
     assert missing.body == answer.body
+
+
+def test_a_linked_parent_sees_only_the_documents_it_holds_a_grant_for(
+    stored: SupabaseUser, bob: SupabaseUser
+) -> None:
+    """Bob may see Alice's profile (an approved link) and holds a grant on one of her four
+    documents: that one is listed, with Bob's grant only; the other three are not read."""
+    ProfileLink.objects.create(parent_id=bob.id, profile_id=stored.id, status="approved")
+    path = f"/v1/med/profiles/{stored.id}/documents"
+    for query in ("full=true", "full=false"):
+        before = last_audit_id()
+        view = call(django_application, path, query, **bearer(bob))
+        between = last_audit_id()
+        round_trips = fast_reads.trace.round_trips
+        answer = call(fast, path, query, **bearer(bob))
+        assert fast_reads.trace.round_trips == round_trips + 1  # served by the fast path
+        assert view.status_code == answer.status_code == 200
+        assert answer.body == view.body
+        listed = orjson.loads(answer.body)
+        assert [[key["key"] for key in item["keys"]] for item in listed] == [["K"]]
+        assert audit_rows(between) == audit_rows(before)[: between - before]
+        assert [(row[2], len(record_ids(row[3]))) for row in audit_rows(between)] == [
+            ("document", 1),
+            ("key", 1),
+        ]
 
 
 @pytest.mark.parametrize(
