@@ -106,7 +106,8 @@ DOCUMENTS_IN_VISIBLE_PROFILE: CompiledQuery[Document] = CompiledQuery(
 # grants, so a clinician holding thousands of grants elsewhere paid for every one of them on
 # each list (24.7 ms instead of ~1.5 with 5,000; bench/README.md, fourth round). `offset 0`
 # keeps the subquery a per-row check on `keys (user_id, document_id)`.
-# tests/records/test_fast_reads.py checks the answer against the view and the rows read.
+# tests/records/test_fast_reads.py checks the answers against the view's (a linked parent
+# sees only the documents it holds a grant for).
 _HOLDS_GRANT = (
     "exists (select 1 from keys g where g.document_id = x.id and g.user_id = %s offset 0)"
 )

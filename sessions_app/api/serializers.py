@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mediqom.api.fields import StrictCharField
@@ -34,12 +35,31 @@ class SessionEndInput(serializers.Serializer):  # type: ignore[type-arg]
     analyze = StrictBooleanField(required=False, default=True)
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 64}, {"type": "integer"}]})
+class TimestampField(serializers.Field):  # type: ignore[type-arg]
+    """The feedback's `timestamp`: the client's type for it is not pinned down (ISO text or
+    epoch milliseconds), so both are accepted and kept as text; anything else is refused (a
+    CharField would also have turned floats and booleans into text, against the schema)."""
+
+    default_error_messages = {"invalid": "A timestamp must be a string or an integer."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        text = str(data)
+        if len(text) > 64:
+            self.fail("invalid")
+        return text
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class FeedbackInput(serializers.Serializer):  # type: ignore[type-arg]
     itemType = StrictCharField(max_length=64)
     itemContent = serializers.JSONField()
     feedback = serializers.ChoiceField(choices=["approved", "rejected", "neutral"])
-    # the client's type for it is not pinned down (ISO text or epoch ms): kept lenient
-    timestamp = serializers.CharField(required=False, allow_blank=True, default="")
+    timestamp = TimestampField(required=False, default="")
     sessionId = serializers.UUIDField(required=False, allow_null=True)
 
 

@@ -194,6 +194,23 @@ def test_finalize_and_the_pdf_report_of_a_session(api, alice, started):
         assert expected in text, expected
 
 
+@pytest.mark.parametrize("timestamp", ["2026-12-02T13:00:00Z", 1764680400000, ""])
+def test_feedback_timestamp_is_iso_text_or_epoch_milliseconds(api, alice, started, timestamp):
+    body = {"itemType": "diagnosis", "itemContent": "x", "feedback": "neutral",
+            "timestamp": timestamp}  # fmt: skip
+    assert api.post("/v1/session/feedback", body, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("timestamp", [1.5, True, [], {}, None, "x" * 65])
+def test_feedback_timestamp_of_another_type_is_refused(api, alice, started, timestamp):
+    body = {"itemType": "diagnosis", "itemContent": "x", "feedback": "neutral",
+            "timestamp": timestamp}  # fmt: skip
+    response = api.post("/v1/session/feedback", body, format="json")
+    assert response.status_code == 400, response.content
+    assert "timestamp" in response.json()["fields"]
+    assert not SessionFeedback.objects.exists()
+
+
 def test_feedback_is_recorded(api, alice, started):
     response = api.post(
         "/v1/session/feedback",
