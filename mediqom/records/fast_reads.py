@@ -48,6 +48,7 @@ from mediqom.auth.tokens import SupabaseUser
 from mediqom.db.compiled import CompiledIds, CompiledQuery
 from mediqom.db.rls import _SWITCH, RLS_ROLE, _claims_json
 from mediqom.records.models import DOCUMENT_TYPES, Document, Key, Profile
+from mediqom.records.selectors import documents_listed
 
 # bench/peers/ours_noaudit.py turns this off to measure the audit's cost (bench only).
 AUDIT_READS = True
@@ -84,16 +85,8 @@ class _Statement:
 def _documents_in_visible_profile(ids: CompiledIds, types: tuple[str, ...], full: bool) -> Any:
     """`selectors.DOCUMENTS_OF_PROFILE` without `Document.for_user()`'s grant check, which the
     statement applies itself (`_HOLDS_GRANT`)."""
-    user, profile_id = ids, ids.ids[1]
-    fields = ["id", "metadata", "type", "profile_id", "author_id", "created_at"]
-    if full:
-        fields += ["content", "attachments"]
-    return (
-        Document.objects.in_visible_profile(user, profile_id)
-        .filter(type__in=list(types))
-        .only(*fields)
-        .order_by("created_at", "id")
-    )
+    # unscoped: the grant check is _HOLDS_GRANT (and the documents policy under RLS)
+    return documents_listed(Document.objects.all(), ids, types, full)
 
 
 DOCUMENTS_IN_VISIBLE_PROFILE: CompiledQuery[Document] = CompiledQuery(

@@ -30,6 +30,7 @@ from mediqom.records.paths import (
     avatar_object_name,
     valid_attachment_path,
 )
+from mediqom.records.querysets import DocumentQuerySet
 from mediqom.records.storage import (
     BUCKET_ATTACHMENTS,
     BUCKET_AVATARS,
@@ -225,21 +226,27 @@ def _caller_keys(user: SupabaseUser) -> Prefetch[Any]:
     )
 
 
-def _documents_of_profile(
-    ids: CompiledIds, types: tuple[str, ...], full: bool
+def documents_listed(
+    documents: DocumentQuerySet, ids: CompiledIds, types: tuple[str, ...], full: bool
 ) -> QuerySet[Document]:
-    """The documents of one visible profile the caller holds a grant for, oldest first."""
-    user, profile_id = ids, ids.ids[1]
+    """`documents` of one visible profile (ids: caller, profile) and of these types, with the
+    list's columns, oldest first (also the fast path's, `fast_reads`)."""
     fields = ["id", "metadata", "type", "profile_id", "author_id", "created_at"]
     if full:
         fields += ["content", "attachments"]
     return (
-        Document.objects.for_user(user)
-        .in_visible_profile(user, profile_id)
+        documents.in_visible_profile(ids, ids.ids[1])
         .filter(type__in=list(types))
         .only(*fields)
         .order_by("created_at", "id")
     )
+
+
+def _documents_of_profile(
+    ids: CompiledIds, types: tuple[str, ...], full: bool
+) -> QuerySet[Document]:
+    """The documents of one visible profile the caller holds a grant for, oldest first."""
+    return documents_listed(Document.objects.for_user(ids), ids, types, full)
 
 
 def _caller_keys_in_profile(ids: CompiledIds) -> QuerySet[Key]:
