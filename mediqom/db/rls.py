@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
 from django.db import connection, transaction
 
 RLS_ROLE = "authenticated"
@@ -42,7 +43,10 @@ _SWITCH_AND_PROFILE = _SWITCH + ", exists (select 1 from public.profiles where i
 
 def _claims_json(user: HasClaims) -> str:
     claims = {**user.claims, "sub": str(user.id), "role": RLS_ROLE}
-    return json.dumps(claims, default=str)
+    try:
+        return orjson.dumps(claims, default=str).decode()
+    except TypeError:  # orjson.JSONEncodeError: e.g. an integer beyond 64 bits
+        return json.dumps(claims, default=str)
 
 
 def apply_rls(user: HasClaims) -> None:

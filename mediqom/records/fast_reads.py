@@ -77,9 +77,19 @@ _ALL_TYPES = tuple(DOCUMENT_TYPES)
 @dataclass(frozen=True)
 class _Statement:
     sql: str
-    # Where each parameter comes from: ("docs", n) / ("keys", n) / ("visible", n) are the
-    # n-th parameter of that embedded query; the others are named per request values.
-    params: tuple[tuple[str, int], ...]
+    # Where each parameter comes from, resolved once per process: ("id", n, hex) the n-th id
+    # (caller, profile) of an embedded query, as a UUID or its hex; ("const", value, False) a
+    # constant of an embedded query; ("name", name, False) a per-request value.
+    params: tuple[tuple[str, Any, bool], ...]
+
+
+def _embedded(compiled: Any) -> list[tuple[str, Any, bool]]:
+    """An embedded query's parameters as `_Statement.params` entries (what
+    `CompiledQuery.statement` would put in for the ids, without building it per request)."""
+    return [
+        ("const", param, False) if slot is None else ("id", slot, isinstance(param, str))
+        for slot, param in zip(compiled.slots, compiled.params, strict=True)
+    ]
 
 
 def _documents_in_visible_profile(ids: CompiledIds, types: tuple[str, ...], full: bool) -> Any:
@@ -111,10 +121,9 @@ def _build(full: bool, audit: bool) -> _Statement:
     docs = DOCUMENTS_IN_VISIBLE_PROFILE.compiled(_ALL_TYPES, full, using=using)
     keys = CALLER_KEYS.compiled(using=using)
     visible = PROFILE_VISIBLE.compiled(using=using)
-    params: list[tuple[str, int]] = []
-    params += [("docs", n) for n in range(len(docs.params))]
-    params += [("uid", 0), ("uid", 0)]
-    params += [("keys", n) for n in range(len(keys.params))]
+    params: list[tuple[str, Any, bool]] = _embedded(docs)
+    params += [("name", "uid", False), ("name", "uid", False)]
+    params += _embedded(keys)
     extra_columns = ", x.content, x.attachments" if full else ""
     sql = (
         "with d as materialized (select x.id, x.metadata, x.type, x.user_id, x.author_id"
@@ -145,7 +154,7 @@ def _build(full: bool, audit: bool) -> _Statement:
             f" string_agg(k.id::text, '{RECORD_ID_SEPARATOR}' order by k.dn, k.n)"
             " from k group by k.profile) as e order by e.o)"
         )
-        params += [("at", 0), ("uid", 0), ("request_id", 0), ("ip", 0)]
+        params += [("name", name, False) for name in ("at", "uid", "request_id", "ip")]
     # Rows, not JSON: PostgreSQL's JSON functions cost more of its CPU than the whole read
     # (bench/README.md, fourth round); Python puts the view's dicts together from them.
     # First the flags row, then each document (grant place 0) followed by its grants, in the
@@ -163,8 +172,8 @@ def _build(full: bool, audit: bool) -> _Statement:
         " k.owner_id::text, k.user_id::text, k.author_id::text, null, k.created_at from k"
         " order by 3 nulls first, 4"
     )
-    params.append(("uid", 0))
-    params += [("visible", n) for n in range(len(visible.params))]
+    params.append(("name", "uid", False))
+    params += _embedded(visible)
     return _Statement(sql, tuple(params))
 
 
@@ -237,12 +246,13 @@ def _run(
     statement = _statements.get(key)
     if statement is None:
         statement = _statements[key] = _build(full, AUDIT_READS)
-    params = _parameters(statement, user, audit, profile_id, full)
+    params = _parameters(statement, user, audit, profile_id)
     switch = psycopg.Cursor(raw)
     main = psycopg.Cursor(raw)
+    prepare = _prepare(raw)
     with raw.pipeline():
-        switch.execute(_SWITCH, [RLS_ROLE, _claims_json(user), str(user.id)])
-        main.execute(statement.sql, params, prepare=_prepare(raw), binary=True)
+        switch.execute(_SWITCH, [RLS_ROLE, _claims_json(user), str(user.id)], prepare=prepare)
+        main.execute(statement.sql, params, prepare=prepare, binary=True)
     trace.statements += 2
     trace.round_trips += 1
     rows = main.fetchall()
@@ -252,19 +262,24 @@ def _run(
 
 
 def _parameters(
-    statement: _Statement, user: SupabaseUser, audit: AuditContext, profile_id: UUID, full: bool
+    statement: _Statement, user: SupabaseUser, audit: AuditContext, profile_id: UUID
 ) -> list[Any]:
-    ids = [user.id, profile_id]
-    sources: dict[str, list[Any]] = {
-        "docs": DOCUMENTS_IN_VISIBLE_PROFILE.statement(ids, _ALL_TYPES, full)[1],
-        "keys": CALLER_KEYS.statement(ids)[1],
-        "visible": PROFILE_VISIBLE.statement(ids)[1],
-        "uid": [user.id],
-        "at": [timezone.now()],
-        "request_id": [audit.request_id],
-        "ip": [audit.ip],
+    ids = (user.id, profile_id)
+    named = {
+        "uid": user.id,
+        "at": timezone.now(),
+        "request_id": audit.request_id,
+        "ip": audit.ip,
     }
-    return [sources[name][n] for name, n in statement.params]
+    values: list[Any] = []
+    for kind, value, as_hex in statement.params:
+        if kind == "id":
+            values.append(ids[value].hex if as_hex else ids[value])
+        elif kind == "const":
+            values.append(value)
+        else:
+            values.append(named[value])
+    return values
 
 
 def _items(rows: list[tuple[Any, ...]], full: bool) -> list[dict[str, Any]]:
