@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from mediqom.audit.services import RECORD_ID_SEPARATOR, AuditContext
 from mediqom.auth.tokens import SupabaseUser
+from mediqom.db import pipeline
 from mediqom.db.compiled import CompiledIds, CompiledQuery
 from mediqom.db.rls import _SWITCH, RLS_ROLE, _claims_json
 from mediqom.records.models import DOCUMENT_TYPES, Document, Key, Profile
@@ -81,6 +82,7 @@ class _Statement:
     # (caller, profile) of an embedded query, as a UUID or its hex; ("const", value, False) a
     # constant of an embedded query; ("name", name, False) a per-request value.
     params: tuple[tuple[str, Any, bool], ...]
+    wire: pipeline.Statement
 
 
 def _embedded(compiled: Any) -> list[tuple[str, Any, bool]]:
@@ -174,10 +176,11 @@ def _build(full: bool, audit: bool) -> _Statement:
     )
     params.append(("name", "uid", False))
     params += _embedded(visible)
-    return _Statement(sql, tuple(params))
+    return _Statement(sql, tuple(params), pipeline.Statement(sql, binary=True))
 
 
 _statements: dict[tuple[bool, bool], _Statement] = {}
+_SWITCH_STATEMENT = pipeline.Statement(_SWITCH)
 
 # Renderer options of mediqom.api.renderers.OrjsonRenderer (the view's bytes).
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -247,15 +250,18 @@ def _run(
     if statement is None:
         statement = _statements[key] = _build(full, AUDIT_READS)
     params = _parameters(statement, user, audit, profile_id)
-    switch = psycopg.Cursor(raw)
-    main = psycopg.Cursor(raw)
-    prepare = _prepare(raw)
-    with raw.pipeline():
-        switch.execute(_SWITCH, [RLS_ROLE, _claims_json(user), str(user.id)], prepare=prepare)
-        main.execute(statement.sql, params, prepare=prepare, binary=True)
+    switch = [RLS_ROLE, _claims_json(user), str(user.id)]
+    try:
+        rows = pipeline.run(
+            raw, [(_SWITCH_STATEMENT, switch), (statement.wire, params)], prepare=_prepare()
+        )
+    except BaseException:
+        # the pipeline's state is unknown: this connection is not used again
+        pipeline.forget(raw)
+        wrapper.close()
+        raise
     trace.statements += 2
     trace.round_trips += 1
-    rows = main.fetchall()
     if not rows:
         raise DatabaseError("no row")
     return rows
@@ -321,15 +327,10 @@ def _items(rows: list[tuple[Any, ...]], full: bool) -> list[dict[str, Any]]:
     return items
 
 
-def _prepare(raw: psycopg.Connection[Any]) -> bool:
-    """Prepare the statement on this connection (planning it costs more than running it).
-    Django's connections have psycopg's preparing off (threshold None), and its own cursors
-    never prepare (client-side binding); only this path's cursors are affected."""
-    if not settings.MEDIQOM_FAST_READS_PREPARE:
-        return False
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = 5
-    return True
+def _prepare() -> bool:
+    """Prepare the two statements on each connection (planning the main one costs more than
+    running it). Django's own cursors never prepare; only this path's statements are named."""
+    return bool(settings.MEDIQOM_FAST_READS_PREPARE)
 
 
 def _reset(wrapper: Any) -> None:

@@ -360,3 +360,49 @@ def test_the_read_runs_under_the_users_rls_identity(stored: SupabaseUser) -> Non
     # Nothing outlives the pipeline's transaction.
     assert role != "authenticated"
     assert not sub
+
+
+def test_unprepared_statements_answer_the_same(stored: SupabaseUser, settings: Any) -> None:
+    """MEDIQOM_FAST_READS_PREPARE=false (PgBouncer without prepared statements): the same
+    bytes, still one round trip, and nothing named is left on the connection."""
+    path = f"/v1/med/profiles/{stored.id}/documents"
+    view = call(django_application, path, "full=true", **bearer(stored))
+    settings.MEDIQOM_FAST_READS_PREPARE = False
+    connection.close()  # a fresh connection: nothing prepared on it by earlier tests
+    for _ in range(3):
+        round_trips = fast_reads.trace.round_trips
+        answer = call(fast, path, "full=true", **bearer(stored))
+        assert fast_reads.trace.round_trips == round_trips + 1
+        assert answer.body == view.body
+    with connection.cursor() as cursor:
+        cursor.execute("select count(*) from pg_prepared_statements where name like 'mediqom_%%'")
+        assert cursor.fetchone() == (0,)
+
+
+def test_statements_dropped_on_the_server_are_prepared_again(
+    stored: SupabaseUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `DEALLOCATE ALL` (a pooler's reset) under the fast path: that request is answered by
+    the view, the connection is replaced, and the next one is the fast path's again."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)  # as in production
+    connection.close()
+    path = f"/v1/med/profiles/{stored.id}/documents"
+    first = call(fast, path, "full=true", **bearer(stored))
+    with connection.cursor() as cursor:
+        cursor.execute("select count(*) from pg_prepared_statements where name like 'mediqom_%%'")
+        assert cursor.fetchone() == (2,)  # the RLS switch and the read
+        cursor.execute("deallocate all")
+    before = last_audit_id()
+    with CaptureQueriesContext(connection) as django_queries:
+        again = call(fast, path, "full=true", **bearer(stored))
+    assert again.status_code == 200
+    assert again.body == first.body
+    assert django_queries.captured_queries  # the view answered
+    # the failed pipeline wrote nothing: only the view's audit rows
+    assert [row[2] for row in audit_rows(before)] == ["document", "key"]
+    round_trips = fast_reads.trace.round_trips
+    with CaptureQueriesContext(connection) as django_queries:
+        third = call(fast, path, "full=true", **bearer(stored))
+    assert third.body == first.body
+    assert fast_reads.trace.round_trips == round_trips + 1
+    assert django_queries.captured_queries == []
