@@ -2,8 +2,8 @@
 
 `GET /v1/med/profiles/{pid}/documents` is the hottest read (every app start). The DRF view
 (`selectors.documents_list`) costs six statements and ~6 ms of Python per request; this path
-sends two statements in one psycopg pipeline (one Sync: one round trip, one implicit
-transaction, committed durably at the Sync, rolled back whole on any error):
+sends two statements in one libpq pipeline (`mediqom.db.pipeline`; one Sync: one round trip,
+one implicit transaction, committed durably at the Sync, rolled back whole on any error):
 
 1. the RLS switch (`mediqom.db.rls`): role `authenticated` and the caller's claims,
    transaction-local, so everything after runs under the policies;

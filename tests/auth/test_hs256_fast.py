@@ -123,43 +123,54 @@ def now() -> int:
 
 
 # Each is refused by PyJWT; the fast check must not accept it (it falls back, PyJWT refuses).
-NEAR_MISSES: dict[str, tuple[Any, Any, str, str | None]] = {
-    "expired beyond the leeway": (
-        {"alg": "HS256"},
-        supabase(exp=now() - LEEWAY - 2),
-        SECRET,
-        None,
-    ),
-    "issued in the future": ({"alg": "HS256"}, supabase(iat=now() + LEEWAY + 60), SECRET, None),
-    "not yet valid": ({"alg": "HS256"}, supabase(nbf=now() + LEEWAY + 60), SECRET, None),
-    "nbf null": ({"alg": "HS256"}, supabase(nbf=None), SECRET, None),
-    "another audience": ({"alg": "HS256"}, supabase(aud="anon"), SECRET, None),
-    "audience list without ours": ({"alg": "HS256"}, supabase(aud=["anon"]), SECRET, None),
-    "no audience": ({"alg": "HS256"}, supabase(aud=DROP), SECRET, None),
-    "no exp": ({"alg": "HS256"}, supabase(exp=DROP), SECRET, None),
-    "no iat": ({"alg": "HS256"}, supabase(iat=DROP), SECRET, None),
-    "exp null": ({"alg": "HS256"}, supabase(exp=None), SECRET, None),
-    "exp text": ({"alg": "HS256"}, supabase(exp="soon"), SECRET, None),
-    "sub a number": ({"alg": "HS256"}, supabase(sub=12), SECRET, None),
-    "jti a number": ({"alg": "HS256"}, supabase(jti=12), SECRET, None),
-    "signed with another secret": ({"alg": "HS256"}, supabase(), OTHER, None),
-    "header says HS384": ({"alg": "HS384"}, supabase(), SECRET, None),
-    "header says none": ({"alg": "none"}, supabase(), SECRET, None),
-    "no alg": ({"typ": "JWT"}, supabase(), SECRET, None),
-    "kid not a string": ({"alg": "HS256", "kid": 7}, supabase(), SECRET, None),
-    "unknown critical header": ({"alg": "HS256", "crit": ["exp"]}, supabase(), SECRET, None),
-    "issuer required, none given": ({"alg": "HS256"}, supabase(), SECRET, ISSUER),
-    "another issuer": ({"alg": "HS256"}, supabase(iss="https://evil.example"), SECRET, ISSUER),
-    "payload not an object": ({"alg": "HS256"}, ["aud", "authenticated"], SECRET, None),
-}
+def near_misses() -> dict[str, tuple[Any, Any, str, str | None]]:
+    """Built when a test runs: the times are relative to that moment."""
+    return {
+        "expired beyond the leeway": (
+            {"alg": "HS256"},
+            supabase(exp=now() - LEEWAY - 2),
+            SECRET,
+            None,
+        ),
+        "issued in the future": ({"alg": "HS256"}, supabase(iat=now() + LEEWAY + 60), SECRET, None),
+        "not yet valid": ({"alg": "HS256"}, supabase(nbf=now() + LEEWAY + 60), SECRET, None),
+        "nbf null": ({"alg": "HS256"}, supabase(nbf=None), SECRET, None),
+        "another audience": ({"alg": "HS256"}, supabase(aud="anon"), SECRET, None),
+        "audience list without ours": ({"alg": "HS256"}, supabase(aud=["anon"]), SECRET, None),
+        "no audience": ({"alg": "HS256"}, supabase(aud=DROP), SECRET, None),
+        "no exp": ({"alg": "HS256"}, supabase(exp=DROP), SECRET, None),
+        "no iat": ({"alg": "HS256"}, supabase(iat=DROP), SECRET, None),
+        "exp null": ({"alg": "HS256"}, supabase(exp=None), SECRET, None),
+        "exp text": ({"alg": "HS256"}, supabase(exp="soon"), SECRET, None),
+        "sub a number": ({"alg": "HS256"}, supabase(sub=12), SECRET, None),
+        "jti a number": ({"alg": "HS256"}, supabase(jti=12), SECRET, None),
+        "signed with another secret": ({"alg": "HS256"}, supabase(), OTHER, None),
+        "header says HS384": ({"alg": "HS384"}, supabase(), SECRET, None),
+        "header says none": ({"alg": "none"}, supabase(), SECRET, None),
+        "no alg": ({"typ": "JWT"}, supabase(), SECRET, None),
+        "kid not a string": ({"alg": "HS256", "kid": 7}, supabase(), SECRET, None),
+        "unknown critical header": ({"alg": "HS256", "crit": ["exp"]}, supabase(), SECRET, None),
+        "issuer required, none given": ({"alg": "HS256"}, supabase(), SECRET, ISSUER),
+        "another issuer": ({"alg": "HS256"}, supabase(iss="https://evil.example"), SECRET, ISSUER),
+        "payload not an object": ({"alg": "HS256"}, ["aud", "authenticated"], SECRET, None),
+    }
 
 
-@pytest.mark.parametrize("case", list(NEAR_MISSES))
+@pytest.mark.parametrize("case", list(near_misses()))
 def test_the_fast_check_accepts_nothing_pyjwt_refuses(case: str) -> None:
-    header, claims, secret, issuer = NEAR_MISSES[case]
+    header, claims, secret, issuer = near_misses()[case]
     token = assemble(header, claims, secret)
     assert pyjwt(token, issuer) is None
     assert fast(token, issuer) is None
+
+
+def test_claims_are_parsed_as_pyjwt_parses_them() -> None:
+    """Integers beyond 64 bits (orjson would read them as floats) and duplicate names."""
+    big = assemble({"alg": "HS256"}, {**supabase(), "n": -(2**63) - 1, "m": 2**70}, SECRET)
+    accepted = fast(big, None)
+    assert accepted is not None
+    assert accepted == pyjwt(big, None)
+    assert (accepted["n"], accepted["m"]) == (-(2**63) - 1, 2**70)
 
 
 def test_tampered_tokens_are_left_to_pyjwt() -> None:
