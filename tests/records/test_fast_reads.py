@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -406,3 +407,36 @@ def test_statements_dropped_on_the_server_are_prepared_again(
     assert third.body == first.body
     assert fast_reads.trace.round_trips == round_trips + 1
     assert django_queries.captured_queries == []
+
+
+def test_a_connection_the_server_dropped_is_reopened_and_the_request_retried(
+    stored: SupabaseUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No health check before each request: a backend that went away (restart, idle timeout)
+    fails the pipeline, and the request is retried once on a new connection by the fast path
+    itself, audited once."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)  # as in production
+    connection.close()
+    path = f"/v1/med/profiles/{stored.id}/documents"
+    first = call(fast, path, "full=true", **bearer(stored))
+    with connection.cursor() as cursor:
+        cursor.execute("select pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    before = last_audit_id()
+    dsn = connection.get_connection_params()
+    with psycopg.connect(
+        **{k: v for k, v in dsn.items() if k in ("dbname", "host", "port", "user", "password")},
+        autocommit=True,
+    ) as other:
+        other.execute("select pg_terminate_backend(%s)", [pid])
+    round_trips = fast_reads.trace.round_trips
+    with CaptureQueriesContext(connection) as django_queries:
+        again = call(fast, path, "full=true", **bearer(stored))
+    assert again.status_code == 200
+    assert again.body == first.body
+    assert django_queries.captured_queries == []  # the fast path answered, not the view
+    assert fast_reads.trace.round_trips == round_trips + 1  # the one that went through
+    assert [row[2] for row in audit_rows(before)] == ["document", "key"]
+    with connection.cursor() as cursor:
+        cursor.execute("select pg_backend_pid()")
+        assert cursor.fetchone() != (pid,)
