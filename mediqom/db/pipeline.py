@@ -74,6 +74,7 @@ def run(
     tx, prepared = entry
     pgconn = raw.pgconn
     sends: list[Any] = []
+    new_names: dict[tuple[bytes, tuple[int, ...]], bytes] = {}  # prepared by this pipeline
     for statement, params in statements:
         query, formats = statement.wire(tx, params)
         values = tx.dump_sequence(params, formats)
@@ -90,6 +91,7 @@ def run(
                 b"mediqom_" + hashlib.sha256(query + repr(types).encode()).hexdigest()[:24].encode()
             )
             sends.append((pgconn.send_prepare, name, query, types))
+            new_names[(query, types)] = name
         sends.append((pgconn.send_query_prepared, name, values, value_formats, result_format))
     with raw.lock:
         pgconn.enter_pipeline_mode()
@@ -111,10 +113,7 @@ def run(
         if failure.status == pq.ExecStatus.FATAL_ERROR:
             raise errors.error_from_result(failure, encoding=raw.info.encoding)
         raise psycopg.OperationalError(f"pipeline result {pq.ExecStatus(failure.status).name}")
-    if prepare:
-        for send, *args in sends:
-            if send == pgconn.send_prepare:
-                prepared[(args[1], args[2])] = args[0]
+    prepared.update(new_names)
     last = groups[-2][-1]
     tx.set_pgresult(last)
     return list(tx.load_rows(0, last.ntuples, tuple))

@@ -10,9 +10,6 @@ table of near misses PyJWT refuses. The attack matrix (test_jwt_matrix.py) runs 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -27,6 +24,8 @@ from hypothesis import strategies as st
 
 from mediqom.auth import tokens
 from mediqom.auth.tokens import AUDIENCE, InvalidToken, mint_token, verify_token
+from tests.auth.conftest import DROP, b64url, hmac_signer, raw_token
+from tests.auth.conftest import supabase_claims as supabase
 
 SECRET = "test-only-jwt-secret-with-enough-length-0123456789"
 OTHER = "another-secret-of-the-same-length-for-forgeries-000"
@@ -34,19 +33,20 @@ LEEWAY = 30
 ISSUER = "https://project.supabase.co/auth/v1"
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def assemble(header: Any, claims: Any, secret: str, padded: bool = False) -> str:
-    def seg(value: Any) -> str:
-        text = b64url(json.dumps(value, separators=(",", ":")).encode())
-        return text + "=" * (-len(text) % 4) if padded else text
+    """An HS256 token (conftest.raw_token), or with `=` padding on every segment, signed so."""
+    sign = hmac_signer(secret.encode())
+    if not padded:
+        return raw_token(header, claims, sign)
 
-    signing_input = f"{seg(header)}.{seg(claims)}"
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    sig = b64url(signature)
-    return f"{signing_input}.{sig}=" if padded else f"{signing_input}.{sig}"
+    def pad(text: str) -> str:
+        return text + "=" * (-len(text) % 4)
+
+    head, body = (
+        pad(b64url(json.dumps(v, separators=(",", ":")).encode())) for v in (header, claims)
+    )
+    signing_input = f"{head}.{body}"
+    return f"{signing_input}.{pad(b64url(sign(signing_input.encode())))}"
 
 
 def pyjwt(token: str, issuer: str | None) -> dict[str, Any] | None:
@@ -73,29 +73,6 @@ def fast(token: str, issuer: str | None) -> dict[str, Any] | None:
     except InvalidToken:
         return None
     return tokens._hs256_claims(token, header, SECRET, issuer, LEEWAY)
-
-
-def supabase(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "aud": AUDIENCE,
-        "exp": now + 3600,
-        "iat": now,
-        "sub": str(uuid.uuid4()),
-        "email": "someone@example.test",
-        "role": "authenticated",
-        "session_id": str(uuid.uuid4()),
-        "app_metadata": {"provider": "email"},
-    }
-    for name, value in overrides.items():
-        if value is DROP:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
-
-
-DROP = object()
 
 
 def test_an_ordinary_supabase_token_takes_the_fast_check_with_pyjwts_claims() -> None:
@@ -132,11 +109,21 @@ def near_misses() -> dict[str, tuple[Any, Any, str, str | None]]:
             SECRET,
             None,
         ),
-        "issued in the future": ({"alg": "HS256"}, supabase(iat=now() + LEEWAY + 60), SECRET, None),
+        "issued in the future": (
+            {"alg": "HS256"},
+            supabase(iat=now() + LEEWAY + 60),
+            SECRET,
+            None,
+        ),
         "not yet valid": ({"alg": "HS256"}, supabase(nbf=now() + LEEWAY + 60), SECRET, None),
         "nbf null": ({"alg": "HS256"}, supabase(nbf=None), SECRET, None),
         "another audience": ({"alg": "HS256"}, supabase(aud="anon"), SECRET, None),
-        "audience list without ours": ({"alg": "HS256"}, supabase(aud=["anon"]), SECRET, None),
+        "audience list without ours": (
+            {"alg": "HS256"},
+            supabase(aud=["anon"]),
+            SECRET,
+            None,
+        ),
         "no audience": ({"alg": "HS256"}, supabase(aud=DROP), SECRET, None),
         "no exp": ({"alg": "HS256"}, supabase(exp=DROP), SECRET, None),
         "no iat": ({"alg": "HS256"}, supabase(iat=DROP), SECRET, None),
@@ -149,9 +136,24 @@ def near_misses() -> dict[str, tuple[Any, Any, str, str | None]]:
         "header says none": ({"alg": "none"}, supabase(), SECRET, None),
         "no alg": ({"typ": "JWT"}, supabase(), SECRET, None),
         "kid not a string": ({"alg": "HS256", "kid": 7}, supabase(), SECRET, None),
-        "unknown critical header": ({"alg": "HS256", "crit": ["exp"]}, supabase(), SECRET, None),
-        "issuer required, none given": ({"alg": "HS256"}, supabase(), SECRET, ISSUER),
-        "another issuer": ({"alg": "HS256"}, supabase(iss="https://evil.example"), SECRET, ISSUER),
+        "unknown critical header": (
+            {"alg": "HS256", "crit": ["exp"]},
+            supabase(),
+            SECRET,
+            None,
+        ),
+        "issuer required, none given": (
+            {"alg": "HS256"},
+            supabase(iss=DROP),
+            SECRET,
+            ISSUER,
+        ),
+        "another issuer": (
+            {"alg": "HS256"},
+            supabase(iss="https://evil.example"),
+            SECRET,
+            ISSUER,
+        ),
         "payload not an object": ({"alg": "HS256"}, ["aud", "authenticated"], SECRET, None),
     }
 

@@ -380,13 +380,17 @@ def test_unprepared_statements_answer_the_same(stored: SupabaseUser, settings: A
         assert cursor.fetchone() == (0,)
 
 
-def test_statements_dropped_on_the_server_are_prepared_again(
-    stored: SupabaseUser, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def persistent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections kept between requests, as in production (the suite closes them after each)."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)
+    connection.close()
+
+
+@pytest.mark.usefixtures("persistent")
+def test_statements_dropped_on_the_server_are_prepared_again(stored: SupabaseUser) -> None:
     """A `DEALLOCATE ALL` (a pooler's reset) under the fast path: that request is answered by
     the view, the connection is replaced, and the next one is the fast path's again."""
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)  # as in production
-    connection.close()
     path = f"/v1/med/profiles/{stored.id}/documents"
     first = call(fast, path, "full=true", **bearer(stored))
     with connection.cursor() as cursor:
@@ -409,14 +413,13 @@ def test_statements_dropped_on_the_server_are_prepared_again(
     assert django_queries.captured_queries == []
 
 
+@pytest.mark.usefixtures("persistent")
 def test_a_connection_the_server_dropped_is_reopened_and_the_request_retried(
-    stored: SupabaseUser, monkeypatch: pytest.MonkeyPatch
+    stored: SupabaseUser,
 ) -> None:
     """No health check before each request: a backend that went away (restart, idle timeout)
     fails the pipeline, and the request is retried once on a new connection by the fast path
     itself, audited once."""
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)  # as in production
-    connection.close()
     path = f"/v1/med/profiles/{stored.id}/documents"
     first = call(fast, path, "full=true", **bearer(stored))
     with connection.cursor() as cursor:
