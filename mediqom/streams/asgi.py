@@ -197,8 +197,11 @@ async def serve(
     )
 
     async def pump() -> None:
-        async for frame in stream.frames(release_request_connection=False):
-            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        # closed on any exit (a failed write too): its listener is released at once
+        frames = stream.frames(release_request_connection=False, sink=send)
+        async with contextlib.aclosing(frames):
+            async for frame in frames:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     tasks = [asyncio.ensure_future(pump()), asyncio.ensure_future(_wait_disconnect(receive))]

@@ -18,10 +18,10 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from types import FrameType
-from typing import Any
+from types import CoroutineType, FrameType
+from typing import Any, Protocol
 
 import orjson
 import redis
@@ -42,6 +42,7 @@ END = "stream.end"
 POKE = "stream.poke"  # from the hub's own poll: the log holds events up to `seq`
 KEEPALIVE = "stream.keepalive"  # the listener was idle for MEDIQOM_STREAM_KEEPALIVE_SECONDS
 SHUTDOWN = "stream.shutdown"  # the server is stopping
+FINISH = "stream.finish"  # a direct write ended the response (close_when, or a failed write)
 PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
@@ -191,13 +192,15 @@ def publish_sync(message: dict[str, Any], key: str) -> None:
 
 @dataclass(eq=False)
 class Item:
-    """One live message for a listener: a stored event (its compact JSON made once per process,
-    not once per client), the end of the stream, or a poke from the log poll."""
+    """One live message for a listener: a stored event (its compact JSON, SSE frame and ASGI
+    message made once per process, not once per client), the end of the stream, or a poke from
+    the log poll."""
 
-    kind: str  # EVENT, END, POKE, KEEPALIVE or SHUTDOWN
+    kind: str  # EVENT, END, POKE, KEEPALIVE, SHUTDOWN or FINISH
     seq: int
     event: dict[str, Any] | None = None
     data: bytes = b""
+    message: dict[str, Any] | None = None  # EVENT: the ASGI body message of its SSE frame
 
 
 def sse_frame(seq: int | None, data: bytes) -> bytes:
@@ -206,25 +209,130 @@ def sse_frame(seq: int | None, data: bytes) -> bytes:
     return head + b"data: " + data + b"\n\n"
 
 
+Sink = Callable[[dict[str, Any]], Awaitable[None]]  # an ASGI `send`
+
+
+class Position(Protocol):
+    """What a listener delivers for (`sse.EventStream`): the last seq sent and when to stop."""
+
+    last: int
+    close_when: Callable[[dict[str, Any]], bool] | None
+
+
 @dataclass(eq=False)
 class Listener:
     """One follower's bounded queue. Keepalives and shutdown arrive as items too, so a
-    follower only ever awaits `queue.get()` (no timers or helper tasks per event)."""
+    follower only ever awaits `queue.get()` (no timers or helper tasks per event).
+
+    Direct delivery (SSE routes): while its follower is parked on an empty queue and caught up
+    (`live`), the next event in order is written by the hub itself, straight through the
+    response's ASGI `send` (`sink`), without waking the follower: one write per client per
+    event instead of a task switch and two generators. A send that cannot complete at once (the
+    client's socket is full) finishes in a task of its own (`inflight`), which the follower
+    awaits before it writes anything else; until then every item goes through the queue."""
 
     key: str
     queue: asyncio.Queue[Item]
     lagging: bool = False
     touched: float = 0.0
+    sink: Sink | None = None
+    position: Position | None = None
+    live: bool = False
+    inflight: asyncio.Future[Any] | None = None
 
     def offer(self, item: Item) -> None:
         if self.lagging:
             return
         self.touched = time.monotonic()
+        if self.live and item.kind == EVENT and self.queue.empty():
+            position = self.position
+            assert position is not None
+            if item.seq == position.last + 1:
+                self._send(item, position)
+                return
+            if item.seq <= position.last:
+                return  # already sent (a repeated publish)
+        self._put(item)
+
+    def _put(self, item: Item) -> None:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.lagging = True
             log.info("stream listener fell behind; closing it with a retry hint")
+
+    def _send(self, item: Item, position: Position) -> None:
+        assert self.sink is not None
+        assert item.message is not None
+        assert item.event is not None
+        position.last = item.seq
+        try:
+            self.inflight = start(self.sink(item.message))
+        except Exception:  # noqa: BLE001 - a broken response ends this follower only
+            self.live = False
+            self.lagging = True
+            self._put(_FINISH)
+            return
+        if self.inflight is not None:
+            self.live = False  # the follower waits for this write before any other
+            self.inflight.add_done_callback(self._landed)
+        if position.close_when is not None and position.close_when(item.event):
+            self.live = False
+            self._put(_FINISH)
+
+    def _landed(self, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.lagging = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(_FINISH)
+
+    async def settle(self) -> None:
+        """Wait for a direct write still in progress (it raises if the write failed)."""
+        inflight, self.inflight = self.inflight, None
+        if inflight is not None:
+            await inflight
+
+
+def start(awaitable: Awaitable[Any]) -> asyncio.Future[Any] | None:
+    """Run a coroutine until it first waits: None if it finished (the usual case for an SSE
+    write: the socket took the bytes), else a task that finishes it. What Python 3.12's eager
+    tasks do; an awaitable that is not a coroutine goes to `ensure_future`."""
+    if type(awaitable) is not CoroutineType:
+        return asyncio.ensure_future(awaitable)
+    try:
+        yielded = awaitable.send(None)
+    except StopIteration:
+        return None
+    task = asyncio.ensure_future(_Resumed(awaitable, yielded))
+    # a task cancelled before its first step never reaches the coroutine: close it then (its
+    # `finally` blocks run); a no-op for a coroutine that finished
+    task.add_done_callback(lambda _: awaitable.close())
+    return task
+
+
+class _Resumed:
+    """Awaitable continuing a coroutine that already ran up to its first wait: it hands the
+    task what the coroutine waits on, then relays the task's wake-ups (as `await` would)."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self.coroutine = coroutine
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        waiting_on = self.waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except BaseException as exc:  # noqa: BLE001 - relayed into the coroutine
+                try:
+                    waiting_on = self.coroutine.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting_on = self.coroutine.send(sent)
+                except StopIteration as stop:
+                    return stop.value
 
 
 @dataclass(eq=False)
@@ -280,6 +388,9 @@ class StreamHub:
     def release(self, listener: Listener) -> None:
         """Drop a listener; the last one of a key ends that key's layer subscription."""
         self.listeners.discard(listener)
+        listener.live = False
+        if listener.inflight is not None:
+            listener.inflight.cancel()
         topic = self.topics.get(listener.key)
         if topic is None:
             return
@@ -364,6 +475,7 @@ class StreamHub:
 
 _KEEPALIVE = Item(KEEPALIVE, -1)
 _SHUTDOWN = Item(SHUTDOWN, -1)
+_FINISH = Item(FINISH, -1)
 
 
 def _item(message: dict[str, Any]) -> Item | None:
@@ -373,7 +485,9 @@ def _item(message: dict[str, Any]) -> Item | None:
         return None
     if kind == EVENT and isinstance(message.get("event"), dict):
         event = message["event"]
-        return Item(EVENT, seq, event, orjson.dumps(event))
+        data = orjson.dumps(event)
+        body = {"type": "http.response.body", "body": sse_frame(seq, data), "more_body": True}
+        return Item(EVENT, seq, event, data, body)
     if kind == END:
         return Item(END, seq)
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -180,8 +180,11 @@ class EventStream:
         body = {"type": "reset", "data": data, "timestamp": int(time.time() * 1000)}
         return seq, orjson.dumps(body)
 
-    async def frames(self, *, release_request_connection: bool = True) -> AsyncIterator[bytes]:
-        """The SSE body."""
+    async def frames(
+        self, *, release_request_connection: bool = True, sink: hub.Sink | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """The SSE body. With `sink` (the response's ASGI `send`), live events in order are
+        written by the hub directly (`hub.Listener`); everything else comes from here."""
         yield b"retry: %d\n: connected\n\n" % settings.MEDIQOM_STREAM_RETRY_MS
         if release_request_connection:
             # A sync view ran in this request's own thread and left its database connection
@@ -192,28 +195,38 @@ class EventStream:
             events = await db.run(self.initial)
             for event in events:
                 yield hub.sse_frame(None, orjson.dumps(event))
-        async for out in self.follow():
+        async for out in self.follow(sink):
             if isinstance(out, str):
                 yield _CONTROL_FRAMES[out]()
             else:
                 yield hub.sse_frame(*out)
 
-    async def follow(self) -> AsyncIterator[Event | str]:
+    async def follow(self, sink: hub.Sink | None = None) -> AsyncIterator[Event | str]:
         """Subscribe, replay, tail: (seq, compact JSON) per event, or a control word
-        (KEEPALIVE; LAGGING and SHUTDOWN end the iteration)."""
+        (KEEPALIVE; LAGGING and SHUTDOWN end the iteration). With `sink`, the hub writes the
+        events that arrive in order while this is parked, itself (see `hub.Listener`)."""
         central = hub.get_hub()
         listener = await central.listen(self.key)
+        listener.position = self
+        listener.sink = sink
         try:
             async for event in self.catch_up():
                 yield event
             if self.done or self.ended:
                 return
             queue = listener.queue
+            direct = sink is not None
             while True:
+                listener.live = direct and queue.empty()
                 item = await queue.get()
+                listener.live = False
+                await listener.settle()
                 kind = item.kind
                 if listener.lagging:
                     yield LAGGING
+                    return
+                if kind == hub.FINISH:
+                    self.done = True  # the hub wrote the closing event
                     return
                 if kind == hub.EVENT and item.seq == self.last + 1:
                     # the common case, kept short: the next event, in order

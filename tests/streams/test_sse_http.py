@@ -4,6 +4,7 @@ appended by the test process (another process) and published through Redis."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import httpx
@@ -186,3 +187,37 @@ def test_router_served_streams_carry_the_request_id_and_security_headers(start_s
     assert refused.json()["code"] == "not_authenticated"
     assert len(refused.headers["x-request-id"]) == 32  # an unsafe id is replaced by a new one
     assert refused.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_client_that_stops_reading_does_not_delay_another(start_server, alice):
+    """A real uvicorn process: one client opens the stream and never reads (its socket fills
+    up, so the server's writes to it start to wait); the other still gets every event."""
+    server = start_server()
+    key = new_key()
+    stream_append(key=key, owner_id=alice.id, payload=ev(0))
+    request = (
+        f"GET /v1/streams/{key} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token_for(alice)}\r\nAccept: text/event-stream\r\n\r\n"
+    ).encode()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", server.port))
+    stuck.sendall(request)
+    text = "x" * 60_000  # each event larger than the stuck client's buffers
+    try:
+        with httpx.stream(
+            "GET",
+            f"{server.url}/v1/streams/{key}",
+            headers={"Authorization": f"Bearer {token_for(alice)}"},
+            timeout=10,
+        ) as response:
+            reader = SseReader(response)
+            assert [f.id for f in reader.events(1)] == [1]
+            for n in range(1, 31):
+                payload = {"type": "partial_transcript", "data": {"n": n, "t": text}}
+                stream_append(key=key, owner_id=alice.id, payload=payload)
+            got = reader.events(30)
+            assert [f.id for f in got] == list(range(2, 32))
+            assert [orjson.loads(f.data or "")["data"]["n"] for f in got] == list(range(1, 31))
+    finally:
+        stuck.close()
