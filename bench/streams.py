@@ -3,8 +3,9 @@ pub/sub peer (bench/peers/sse_peer.py), side by side in one run.
 
 Run: ``.venv/bin/python bench/streams.py`` (PostgreSQL and Redis on 127.0.0.1; about 1 minute
 per target). Not part of the test run. Options: --clients 2000 --streams 50 --rate 2
---seconds 20 --producers 1 --targets ours-uvicorn-1,peer (also ours-uvicorn-2, ours-daphne-1;
-a target may be listed again, e.g. peer,ours-uvicorn-1,peer,ours-uvicorn-1).
+--seconds 20 --producers 1 --targets ours-uvicorn-1,peer (also ours-uvicorn-2, ours-daphne-1,
+peer-2: the peer on two workers; a target may be listed again, e.g.
+peer,ours-uvicorn-1,peer,ours-uvicorn-1; each ours-* is compared with the peer run before it).
 
 Each target is one server started on a socket bound here; `--clients` SSE connections (two
 client processes, raw HTTP/1.1) spread over `--streams` streams; then a producer emits `--rate`
@@ -135,6 +136,18 @@ def _targets(fd: int) -> dict[str, Target]:
         "peer": Target(
             "peer",
             [*uvicorn, "--app-dir", str(ROOT / "bench" / "peers"), "sse_peer:app"],
+            "/streams/{key}",
+        ),
+        "peer-2": Target(
+            "peer-2",
+            [
+                *uvicorn,
+                "--workers",
+                "2",
+                "--app-dir",
+                str(ROOT / "bench" / "peers"),
+                "sse_peer:app",
+            ],
             "/streams/{key}",
         ),
     }
@@ -425,18 +438,18 @@ def main() -> None:
             f"| {r['cpu_pct']:.0f}% | {r['connect_s']:.1f} "
             f"| {r['emit_p50_ms']:.2f}/{r['emit_p99_ms']:.2f} | {r['late']} | {r['load']:.1f} |"
         )
-    if any(r["target"] == "peer" for r in rows):
+    if any(r["target"].startswith("peer") for r in rows):
         # a target listed more than once (--targets peer,ours-uvicorn-1,peer,ours-uvicorn-1)
         # is compared with the peer run nearest before it (else the first one), so that each
         # ratio comes from two runs minutes apart under about the same machine load
         print("\nratios ours/peer (p99 latency, RSS/conn; below 1 means ours is better):")
-        peer = next(r for r in rows if r["target"] == "peer")
+        peer = next(r for r in rows if r["target"].startswith("peer"))
         for r in rows:
-            if r["target"] == "peer":
+            if r["target"].startswith("peer"):
                 peer = r
                 continue
             print(
-                f"- {r['target']}: p99 {r['p99_ms'] / peer['p99_ms']:.2f}, "
+                f"- {r['target']} / {peer['target']}: p99 {r['p99_ms'] / peer['p99_ms']:.2f}, "
                 f"p50 {r['p50_ms'] / peer['p50_ms']:.2f}, "
                 f"RSS/conn {r['rss_per_conn_kb'] / peer['rss_per_conn_kb']:.2f}, "
                 f"delivered {r['delivered_pct']:.2f}% vs {peer['delivered_pct']:.2f}%"
