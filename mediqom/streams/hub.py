@@ -276,7 +276,15 @@ class Listener:
         if self.inflight is not None:
             self.live = False  # the follower waits for this write before any other
             self.inflight.add_done_callback(self._landed)
-        if position.close_when is not None and position.close_when(item.event):
+        if position.close_when is None:
+            return
+        try:
+            closing = position.close_when(item.event)
+        except Exception:  # noqa: BLE001 - the route's predicate failed: end this follower only
+            log.warning("stream close_when failed; ending the response")
+            self.lagging = True
+            closing = True
+        if closing:
             self.live = False
             self._put(_FINISH)
 

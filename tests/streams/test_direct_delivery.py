@@ -152,6 +152,25 @@ async def test_close_when_on_a_directly_written_event_ends_the_response(alice):
     await until(lambda: hub.get_hub().topics == {})
 
 
+async def test_a_close_when_that_raises_ends_that_follower_only(alice):
+    key = new_key("import_job")
+    picky, plain = Sink(), Sink()
+
+    def close_when(event: dict[str, object]) -> bool:
+        raise KeyError("status")
+
+    picky_task = await started(key, alice, picky, close_when=close_when)
+    plain_task = await started(key, alice, plain)
+    for n in (1, 2, 3):
+        await astream_append(key=key, owner_id=alice.id, payload=ev("progress", n))
+    await until(lambda: len(events_in(plain)) == 3)
+    await asyncio.wait_for(picky_task, 5)
+    assert events_in(picky)[:1] == [frame(1, ev("progress", 1))]
+    assert picky.bodies[-1].endswith(b": lagging\n\n")
+    plain_task.cancel()
+    await asyncio.gather(plain_task, return_exceptions=True)
+
+
 async def test_a_failed_write_ends_that_follower_only(alice):
     key = new_key()
     broken, fine = Sink(), Sink()
