@@ -70,30 +70,21 @@ def explain_fast(user: Any) -> None:
     import uuid
 
     from django.db import connection
-    from django.utils import timezone
 
+    from mediqom.audit.services import AuditContext
+    from mediqom.auth.tokens import SupabaseUser
+    from mediqom.db.rls import _SWITCH, RLS_ROLE, _claims_json
     from mediqom.records import fast_reads
 
     statement = fast_reads._build(True, True)
-    ids = [uuid.UUID(str(user)), uuid.UUID(str(user))]
-    sources: dict[str, list[Any]] = {
-        "docs": fast_reads.DOCUMENTS_OF_PROFILE.statement(ids, fast_reads._ALL_TYPES, True)[1],
-        "keys": fast_reads.CALLER_KEYS_IN_PROFILE.statement(ids)[1],
-        "visible": fast_reads.PROFILE_VISIBLE.statement(ids)[1],
-        "uid": [ids[0]],
-        "at": [timezone.now()],
-        "request_id": ["explain"],
-        "ip": ["127.0.0.1"],
-    }
-    params = [sources[name][n] for name, n in statement.params]
+    uid = uuid.UUID(str(user))
+    caller = SupabaseUser(id=uid, claims={"sub": str(uid), "role": RLS_ROLE})
+    audit = AuditContext(actor_id=uid, ip="127.0.0.1", request_id="explain")
+    params = fast_reads._parameters(statement, caller, audit, uid)
     connection.ensure_connection()
     raw = connection.connection
     raw.execute("begin")
-    raw.execute(
-        "select set_config('role', 'authenticated', true),"
-        " set_config('request.jwt.claim.sub', %s, true)",
-        [str(user)],
-    )
+    raw.execute(_SWITCH, [RLS_ROLE, _claims_json(caller), str(uid)])
     import psycopg
 
     cursor = psycopg.Cursor(raw)
