@@ -121,6 +121,7 @@ def _targets(fd: int) -> dict[str, Target]:
     uvicorn = [*python, "-m", "uvicorn", "--fd", str(fd), "--no-access-log"]
     uvicorn += ["--log-level", "warning"]
     ours_path = "/v1/streams/{key}?since=1"
+    peer_app = ["--app-dir", str(ROOT / "bench" / "peers"), "sse_peer:app"]
     return {
         "ours-uvicorn-1": Target(
             "ours-uvicorn-1", [*uvicorn, "config.asgi:application"], ours_path
@@ -133,23 +134,8 @@ def _targets(fd: int) -> dict[str, Target]:
             [sys.executable, "-m", "daphne", "--fd", str(fd), "config.asgi:application"],
             ours_path,
         ),
-        "peer": Target(
-            "peer",
-            [*uvicorn, "--app-dir", str(ROOT / "bench" / "peers"), "sse_peer:app"],
-            "/streams/{key}",
-        ),
-        "peer-2": Target(
-            "peer-2",
-            [
-                *uvicorn,
-                "--workers",
-                "2",
-                "--app-dir",
-                str(ROOT / "bench" / "peers"),
-                "sse_peer:app",
-            ],
-            "/streams/{key}",
-        ),
+        "peer": Target("peer", [*uvicorn, *peer_app], "/streams/{key}"),
+        "peer-2": Target("peer-2", [*uvicorn, "--workers", "2", *peer_app], "/streams/{key}"),
     }
 
 

@@ -32,11 +32,12 @@ def frame(seq: int, payload: dict[str, object]) -> bytes:
 
 
 class Sink:
-    """An ASGI `send` that records bodies; `hold(n)` makes the n-th write wait for `release`."""
+    """An ASGI `send` that records bodies; with `held = n` the n-th write waits for `release`,
+    with `fail` every write raises; `direct` counts the writes that did not come from the pump."""
 
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
-        self.direct = 0  # writes that did not come from the pump
+        self.direct = 0
         self.held: int | None = None
         self.release = asyncio.Event()
         self.fail = False

@@ -203,7 +203,9 @@ def test_a_client_that_stops_reading_does_not_delay_another(start_server, alice)
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(("127.0.0.1", server.port))
     stuck.sendall(request)
-    text = "x" * 60_000  # each event larger than the stuck client's buffers
+    # 60 events of 150 KB: more than the stuck client's receive buffer plus what the kernel
+    # lets the server's send buffer grow to on loopback (tcp_wmem max, 4 MB by default)
+    text = "x" * 150_000
     try:
         with httpx.stream(
             "GET",
@@ -213,11 +215,11 @@ def test_a_client_that_stops_reading_does_not_delay_another(start_server, alice)
         ) as response:
             reader = SseReader(response)
             assert [f.id for f in reader.events(1)] == [1]
-            for n in range(1, 31):
+            for n in range(1, 61):
                 payload = {"type": "partial_transcript", "data": {"n": n, "t": text}}
                 stream_append(key=key, owner_id=alice.id, payload=payload)
-            got = reader.events(30)
-            assert [f.id for f in got] == list(range(2, 32))
-            assert [orjson.loads(f.data or "")["data"]["n"] for f in got] == list(range(1, 31))
+            got = reader.events(60)
+            assert [f.id for f in got] == list(range(2, 62))
+            assert [orjson.loads(f.data or "")["data"]["n"] for f in got] == list(range(1, 61))
     finally:
         stuck.close()
